@@ -1,0 +1,121 @@
+import gzip, warnings
+import numpy as np, pandas as pd, pytest, torch
+from fer_fastai.core import EMOTIONS, USAGES
+from fer_fastai.data import *
+from fer_fastai.synth import *
+from fer_fastai.bench import peak_mb
+
+# The class counts of the shared file, from its README
+README_COUNTS = {'Training':   [3995, 436, 4097, 7215, 4830, 3169, 4965],
+                 'PublicTest': [467, 56, 496, 895, 653, 415, 607]}
+
+def test_real_counts(real):
+    assert real.x.shape == (28707+3589, 48, 48) and real.x.dtype == np.uint8
+    c = real.counts()
+    for split, counts in README_COUNTS.items(): assert c.loc[split].tolist() == counts
+    assert len(real.skipped) == 0
+
+def test_real_pixels_match_pandas(real, real_path):
+    "The fast parse equals the obvious one on the file's first and last rows"
+    df = pd.read_csv(real_path)
+    for rows in (slice(0, 300), slice(-300, None)):
+        x = np.stack([np.array(p.split(), np.uint8) for p in df.pixels.values[rows]]).reshape(-1, 48, 48)
+        np.testing.assert_array_equal(real.x[rows], x)
+        np.testing.assert_array_equal(real.y[rows], df.emotion.values[rows])
+        np.testing.assert_array_equal(real.usage[rows], df.Usage.values[rows])
+
+def test_real_parse_memory(real_path):
+    "Parsing the whole file allocates well under 1.5 GB at its peak"
+    peak = peak_mb(read_fer, real_path, cache=False)
+    assert 74 < peak < 1500, peak   # at least the 74 MB of faces it returns
+
+def test_real_dls(real):
+    dls = fer_dls(real, bs=64)
+    assert (len(dls.train_ds), len(dls.valid_ds)) == (28707, 3589)
+    xb, yb = dls.one_batch()
+    assert xb.shape == (64, 3, 48, 48) and yb.shape == (64,)
+    assert np.bincount(np.asarray(dls.valid.items) * 0 + real.y[np.asarray(dls.valid.items)], minlength=7).tolist() == README_COUNTS['PublicTest']
+    w = class_weights(real)
+    assert w.argmax() == EMOTIONS.index('Disgust') and w.argmin() == EMOTIONS.index('Happy')
+
+@pytest.mark.parametrize('gz', [False, True])
+def test_random_spacing_and_values(tmp_path, gz):
+    "Any 0-255 values, with runs of spaces and spaces at the ends of the field, parse as str.split reads them"
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (50, 48*48))
+    lines = ['emotion,pixels,Usage']
+    for i,f in enumerate(faces):
+        seps = rng.choice([' ', '  ', '   '], size=len(f)-1, p=[.8, .15, .05])
+        pix = ''.join(str(v)+s for v,s in zip(f[:-1], seps)) + str(f[-1])
+        lines.append(f"{i%7},{' '*(i%3)}{pix}{' '*(i%2)},{USAGES[i%3]}")
+    data = ('\n'.join(lines)+'\n').encode()
+    p = tmp_path/('f.csv.gz' if gz else 'f.csv')
+    p.write_bytes(gzip.compress(data) if gz else data)
+    d = read_fer(p)
+    np.testing.assert_array_equal(d.x.reshape(50, -1), faces.astype(np.uint8))
+    np.testing.assert_array_equal(d.y, np.arange(50) % 7)
+    assert d.usage.tolist() == [USAGES[i%3] for i in range(50)]
+
+def test_many_chunks_keep_order_and_row_numbers(tmp_path):
+    "A file bigger than one read chunk keeps row order, and a bad row far in is named by its row"
+    labels = np.arange(1500) % 7
+    faces = synth_faces(labels, seed=3)
+    p = write_fer_csv(tmp_path/'big.csv', faces, labels, ['Training']*1500)
+    d = read_fer(p, cache=False)
+    np.testing.assert_array_equal(d.x, faces)
+    lines = p.read_text().splitlines()
+    lines[1234+1] = lines[1234+1].replace(',', ',300 ', 1)
+    p.write_text('\n'.join(lines)+'\n')
+    with pytest.raises(FerError, match=r'row 1234 \(line 1236\) of big.csv has 2305 pixel values'): read_fer(p)
+    with warnings.catch_warnings(record=True): d = read_fer(p, on_bad='skip')
+    assert d.skipped.row.tolist() == [1234] and len(d) == 1499
+    np.testing.assert_array_equal(d.x, np.delete(faces, 1234, axis=0))
+
+@pytest.mark.parametrize('fault', ['short_row', 'long_row', 'non_numeric', 'over_255', 'bad_label', 'bad_usage'])
+def test_bad_rows_counted(tmp_path, fault):
+    "rows in = rows kept + rows reported, for every kind of bad row"
+    f, row = write_bad_fer(tmp_path)[fault]
+    with pytest.raises(FerError, match=rf'row {row} \(line {row+2}\) of {f.name}'): read_fer(f)
+    with warnings.catch_warnings(record=True) as w: d = read_fer(f, on_bad='skip')
+    assert len(d) + len(d.skipped) == 28 and d.skipped.row.tolist() == [row]
+    assert any('skipped 1 bad rows' in str(o.message) for o in w)
+
+def test_folder_release(tmp_path):
+    folder = synth_fer(tmp_path/'imgs', n_per_class=3, kind='folder')
+    d = read_fer(folder)
+    assert d.counts().loc['Training'].tolist() == [3]*7 and d.counts().loc['PublicTest'].tolist() == [3]*7
+    # the folder images are the same faces the CSV would hold
+    csv = read_fer(synth_fer(tmp_path/'f.csv', n_per_class=3))
+    np.testing.assert_array_equal(np.sort(d.x.reshape(len(d), -1), axis=0), np.sort(csv.x.reshape(len(csv), -1), axis=0))
+
+def test_cache_invalidated_by_edit(tmp_path):
+    p = synth_fer(tmp_path/'f.csv', n_per_class=2)
+    d1 = read_fer(p)
+    p.write_text(p.read_text().replace('\n1,', '\n2,', 1))
+    d2 = read_fer(p)
+    assert (d2.y == 2).sum() == (d1.y == 2).sum() + 1
+
+def test_privatetest_dl(tmp_path):
+    p = synth_fer(tmp_path/'f.csv', n_per_class=4, splits=('Training', 'PublicTest', 'PrivateTest'))
+    dls = fer_dls(p, bs=8)
+    tdl = fer_test_dl(dls)
+    assert len(tdl.dataset) == 28
+    xb, yb = tdl.one_batch()
+    assert xb.shape == (8, 3, 48, 48)
+    assert sorted(np.asarray(tdl.items).tolist()) == dls.fer.idxs('PrivateTest').tolist()
+    with pytest.raises(FerError, match='has no PrivateTest rows'): fer_test_dl(fer_dls(synth_fer(tmp_path/'g.csv', n_per_class=2), bs=4))
+
+def test_valid_pct_when_only_training(tmp_path):
+    p = synth_fer(tmp_path/'f.csv', n_per_class=10, splits=('Training',))
+    a, b = fer_dls(p, bs=8, seed=1), fer_dls(p, bs=8, seed=1)
+    assert len(a.valid_ds) == 14 and len(a.train_ds) == 56
+    assert np.asarray(a.valid.items).tolist() == np.asarray(b.valid.items).tolist()
+    assert torch.equal(a.train.one_batch()[1], b.train.one_batch()[1])   # seeded shuffles
+
+def test_resize_and_stats(tmp_path):
+    p = synth_fer(tmp_path/'f.csv', n_per_class=2)
+    dls = fer_dls(p, bs=4, size=96, stats=([0.5]*3, [0.25]*3), aug=False)
+    xb, _ = dls.valid.one_batch()
+    assert xb.shape == (4, 3, 96, 96)
+    raw = torch.from_numpy(dls.fer.x[np.asarray(dls.valid.items)[:4]]).float()/255
+    assert torch.allclose(xb[:, 0].mean((1, 2)), (raw.mean((1, 2)) - 0.5)/0.25, atol=0.02)
