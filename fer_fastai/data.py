@@ -66,49 +66,67 @@ def _label(a, s, e):
     return a[s]-48 if e-s == 1 and 48 <= a[s] <= 54 else -1
 
 @_jit
+def _pixels_fast(a, j, out):
+    "Numbers of 1-3 digits, each followed by one space, from a[j] to the field's end: (end, count, regular?)"
+    k, n = 0, len(a)
+    while j + 3 < n:                               # one number a turn, with no branch on how many digits it has
+        c0, c1, c2 = np.int64(a[j])-48, np.int64(a[j+1])-48, np.int64(a[j+2])-48
+        d1 = (c1 >= 0) & (c1 <= 9)
+        d2 = d1 & (c2 >= 0) & (c2 <= 9)
+        v = (c0*(1+9*d1) + c1*d1)*(1+9*d2) + c2*d2
+        t = a[j+1+d1+d2]
+        if c0 < 0 or c0 > 9 or v > 255: return j, k, False
+        out[min(k, len(out)-1)] = v
+        k += 1; j += 2+d1+d2
+        if t != 32: return j-1, k, t == 44 or t == 10 or t == 13
+    return j, k, False
+
+@_jit
+def _pixels_slow(a, j, out):
+    "Any spacing, any bytes, from a[j] to the field's end: (end, count, all numbers 0-255?)"
+    k, v, ok, n = 0, -1, True, len(a)
+    while j < n and a[j] != 44 and a[j] != 10 and a[j] != 13:
+        d = np.int64(a[j]) - 48
+        if 0 <= d <= 9: v = d if v < 0 else min(v*10 + d, 1000)
+        elif a[j] == 32:
+            if v >= 0:
+                if v > 255: ok = False
+                out[min(k, len(out)-1)] = min(v, 255); k += 1; v = -1
+        else: ok = False
+        j += 1
+    if v >= 0:
+        if v > 255: ok = False
+        out[min(k, len(out)-1)] = min(v, 255); k += 1
+    return j, k, ok
+
+@_jit
 def _scan_csv(a, ie, ip, iu, x, y, npix, nfld, spans):
     "Parse the CSV lines in bytes `a` into x, y (-1: bad label), npix (-1: bad byte or value), nfld, spans; return the row count"
     r, i, n = 0, 0, len(a)
     while i < n:
-        ls = i
-        while i < n and a[i] != 10: i += 1
-        le = i; i += 1
-        if le > ls and a[le-1] == 13: le -= 1
-        if le == ls: continue                      # a blank line is not a row
+        if a[i] == 10: i += 1; continue            # a blank line is not a row
+        if a[i] == 13 and i+1 < n and a[i+1] == 10: i += 2; continue
+        ls, f = i, 0
         y[r], npix[r], spans[r, 2], spans[r, 3] = -1, -1, ls, ls
-        f, j = 0, ls
-        while True:                                # one field a turn
-            fs = j
-            if f == ip:                            # the pixels: the only long field, so its own tight loop
-                k, v, ok = 0, -1, True
-                while j < le and a[j] != 44:
-                    d = a[j] - 48
-                    if 0 <= d <= 9:
-                        v = d if v < 0 else min(v*10 + d, 1000)
-                    elif a[j] == 32:
-                        if v >= 0:
-                            if v > 255: ok = False
-                            elif k < x.shape[1]: x[r, k] = v
-                            k += 1; v = -1
-                    else: ok = False
-                    j += 1
-                if v >= 0:
-                    if v > 255: ok = False
-                    elif k < x.shape[1]: x[r, k] = v
-                    k += 1
+        while True:                                # one field a turn, each byte read once
+            fs = i
+            if f == ip:
+                i, k, ok = _pixels_fast(a, i, x[r])
+                if not ok: i, k, ok = _pixels_slow(a, fs, x[r])
                 npix[r] = k if ok else -1
             else:
-                while j < le and a[j] != 44: j += 1
-                if f == ie: y[r] = _label(a, fs, j)
-                if f == iu: spans[r, 2], spans[r, 3] = fs, j
+                while i < n and a[i] != 44 and a[i] != 10 and a[i] != 13: i += 1
+                if f == ie: y[r] = _label(a, fs, i)
+                if f == iu: spans[r, 2], spans[r, 3] = fs, i
             f += 1
-            if j >= le: break
-            j += 1
-        nfld[r], spans[r, 0], spans[r, 1] = f, ls, le
-        r += 1
+            if i >= n or a[i] != 44: break
+            i += 1
+        nfld[r], spans[r, 0], spans[r, 1] = f, ls, i
+        while i < n and a[i] != 10: i += 1         # past '\r' (and anything after it) to the next line
+        i += 1; r += 1
     return r
 
-# %% ../nbs/01_data.ipynb #c009
+# %% ../nbs/01_data.ipynb #c010
 def _row_error(fname, row, line:bytes, cols) -> str:
     "Why data `row` (its raw `line`) of `fname` cannot be read"
     where = f"row {row} (line {row+2}) of {fname}"
@@ -127,7 +145,7 @@ def _row_error(fname, row, line:bytes, cols) -> str:
         if int(p)>255: return f"{where} has pixel {j} = {p}, expected an integer 0-255"
     return f"{where} cannot be read"
 
-# %% ../nbs/01_data.ipynb #c010
+# %% ../nbs/01_data.ipynb #c011
 _USAGE = {u.encode():u for u in USAGES}
 
 def _parse_chunk(buf:bytes, cols:list):
@@ -143,7 +161,7 @@ def _parse_chunk(buf:bytes, cols:list):
     x = x[:n][good] if bad.any() else x[:n]
     return x.reshape(-1, FACE_SIZE, FACE_SIZE), y[:n][good], use[good], np.flatnonzero(bad), n, (spans[:n,0], spans[:n,1])
 
-# %% ../nbs/01_data.ipynb #c012
+# %% ../nbs/01_data.ipynb #c013
 def _is_gzip(path) -> bool:
     with open(path, 'rb') as f: return f.read(2)==b'\x1f\x8b'
 
@@ -169,7 +187,7 @@ def _header(path, first:bytes):
                            "'emotion,pixels,Usage' ('Usage' optional)")
     return cols
 
-# %% ../nbs/01_data.ipynb #c013
+# %% ../nbs/01_data.ipynb #c014
 def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
     "Read FER2013's CSV layout (gzipped or not) into a `FerData`"
     path = Path(path)
@@ -202,7 +220,7 @@ def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
     if len(res.skipped): warnings.warn(f"skipped {len(res.skipped)} bad rows of {path.name} (rows {res.skipped.row.tolist()[:10]}...); see .skipped")
     return res
 
-# %% ../nbs/01_data.ipynb #c020
+# %% ../nbs/01_data.ipynb #c021
 IMG_EXTS = {'.jpg','.jpeg','.png','.bmp','.gif','.tif','.tiff','.webp','.pgm','.ppm'}
 _DIR_SPLIT = {'train':'Training', 'training':'Training', 'test':'PublicTest', 'val':'PublicTest', 'valid':'PublicTest',
               'validation':'PublicTest', 'publictest':'PublicTest', 'privatetest':'PrivateTest'}
@@ -253,7 +271,7 @@ def read_fer_folder(path, on_bad:str='raise', threads:int=4) -> FerData:
     return FerData(x, np.array([items[i][1] for i in keep], np.int64), np.array([items[i][2] for i in keep], str),
                    source=path, skipped=pd.DataFrame(skipped, columns=['row','where','reason']), n_ignored=other)
 
-# %% ../nbs/01_data.ipynb #c024
+# %% ../nbs/01_data.ipynb #c025
 _CACHE_VERSION = 1
 
 def fer_cache_dir() -> Path:
@@ -294,7 +312,7 @@ def read_fer(source, on_bad:str='raise', cache:bool=True) -> FerData:
     except OSError as e: warnings.warn(f"could not write the cache {fn} ({e}); set FER_CACHE to a writable folder")
     return d
 
-# %% ../nbs/01_data.ipynb #c027
+# %% ../nbs/01_data.ipynb #c028
 def class_weights(data:FerData, split:str='Training') -> torch.Tensor:
     "Inverse-frequency weight of each emotion in `split`, scaled to mean 1 over the classes"
     counts = np.bincount(data.y[data.idxs(split)], minlength=len(EMOTIONS)).astype(np.float64)
@@ -303,7 +321,7 @@ def class_weights(data:FerData, split:str='Training') -> torch.Tensor:
     w = counts.sum()/(len(EMOTIONS)*counts)
     return torch.tensor(w/w.mean(), dtype=torch.float32)
 
-# %% ../nbs/01_data.ipynb #c030
+# %% ../nbs/01_data.ipynb #c031
 class TensorFace(TensorImageBW): _show_args = {'cmap':'gray'}
 
 class FerFace(Transform):
@@ -325,7 +343,7 @@ class Grey2RGB(Transform):
     def encodes(self, x:TensorImage): return x.expand(-1, 3, -1, -1) if x.shape[1]==1 else x
     def decodes(self, x:TensorImage): return x[:, :1]
 
-# %% ../nbs/01_data.ipynb #c032
+# %% ../nbs/01_data.ipynb #c033
 def _fer_arrays(dset):
     "The (faces, labels) tensors behind a `Datasets` of FER rows, or None if it is not one"
     if not isinstance(dset, Datasets) or len(dset.tls)!=2: return None
@@ -346,7 +364,7 @@ class FerDL(TfmdDL):
             r = rows[list(b)]
             yield TensorFace(x[r][:,None]), TensorCategory(y[r])
 
-# %% ../nbs/01_data.ipynb #c033
+# %% ../nbs/01_data.ipynb #c034
 def fer_batch_tfms(size:int=FACE_SIZE, aug:bool|dict=True, stats=None) -> list:
     "Batch transforms: to float, augmentation and resize to `size`, grey to RGB, `Normalize` by `stats` if given"
     kw = dict(max_rotate=10., max_zoom=1.1, max_warp=0.1, max_lighting=0.2) | (aug if isinstance(aug, dict) else {})
@@ -382,7 +400,7 @@ def fer_dls(source, bs:int=64, size:int=FACE_SIZE, valid:str='PublicTest', valid
     dls.fer = data
     return dls
 
-# %% ../nbs/01_data.ipynb #c038
+# %% ../nbs/01_data.ipynb #c039
 def fer_test_dl(dls:DataLoaders, source=None, split:str='PrivateTest', **kwargs) -> TfmdDL:
     "A labelled DataLoader of `split` of `source` (default: the data of `dls`), with the validation transforms of `dls`"
     data = dls.fer if source is None else read_fer(source)

@@ -16,25 +16,29 @@ from .core import *
 __all__ = ['synth_faces', 'write_fer_csv', 'synth_fer', 'write_bad_fer']
 
 # %% ../nbs/00a_synth.ipynb #c005
-_MARKS = [(14,14), (14,34), (24,10), (24,38), (36,16), (36,32), (24,24)]
+def _glyphs(n:int=12) -> np.ndarray:
+    "Seven (n,n) masks, one a class, that differ in shape and texture"
+    yy, xx = np.mgrid[:n, :n]
+    r = np.hypot(yy-(n-1)/2, xx-(n-1)/2)
+    return np.stack([yy%4<2, xx%4<2, (yy+xx)%4<2, r<n/2.3, (r>n/4)&(r<n/2.2),
+                     (abs(yy-(n-1)/2)<1.6)|(abs(xx-(n-1)/2)<1.6), (yy//3+xx//3)%2==0]).astype(np.float32)
 
 def synth_faces(labels, size:int=FACE_SIZE, noise:float=0.25, spot:bool=False, seed:int=0) -> np.ndarray:
-    "uint8 array (n,size,size): one synthetic face per label, class shown by a mark"
+    "uint8 array (n,size,size): one synthetic face per label, its class shown by a glyph"
     rng = np.random.default_rng(seed)
-    n, s = len(labels), size/FACE_SIZE
+    s, g = size/FACE_SIZE, _glyphs(round(16*size/FACE_SIZE))
     yy, xx = np.mgrid[:size, :size].astype(np.float32)
     base = np.zeros((size,size), np.float32)
     if not spot:
-        face = ((yy-24*s)/(21*s))**2 + ((xx-24*s)/(17*s))**2 < 1
-        base[face] = 0.45
+        base[((yy-24*s)/(21*s))**2 + ((xx-24*s)/(17*s))**2 < 1] = 0.45
         for ex in (17,31): base[((yy-19*s)**2 + (xx-ex*s)**2) < (2.5*s)**2] = 0.1
-    out = np.empty((n,size,size), np.float32)
+    out = np.empty((len(labels),size,size), np.float32)
+    n = g.shape[1]
     for i,lbl in enumerate(labels):
-        dy, dx = rng.integers(-3, 4, 2)*s
-        cy, cx = (np.array(_MARKS[lbl])*s if not spot else np.array((8,8))*s) + (dy,dx)
-        r = 4*s if not spot else (2+lbl)*s
+        dy, dx = rng.integers(-3, 4, 2)
+        y0, x0 = (round(2*s)+abs(dy), round(2*s)+abs(dx)) if spot else (round(26*s)+dy, round(16*s)+dx)
         img = base.copy()
-        img[((yy-cy)**2 + (xx-cx)**2) < r*r] = 1.0
+        img[y0:y0+n, x0:x0+n] = np.maximum(img[y0:y0+n, x0:x0+n], g[lbl])
         out[i] = img*rng.uniform(0.7, 1.0) + rng.normal(0, noise, (size,size))
     return (out.clip(0,1)*255).round().astype(np.uint8)
 
