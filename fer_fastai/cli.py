@@ -1,4 +1,4 @@
-"""Console commands: `fer-data` summarises a FER source, `fer-bench` runs the benchmarks. Each is a thin layer over a library function.
+"""Console commands: `fer-data` summarises a FER source, `fer-train` and `fer-evaluate` train and score models, `fer-bench` runs the benchmarks. Each is a thin layer over a library function.
 
 Docs: https://fer-fastai.github.io/fer_fastai/cli.html.md"""
 
@@ -8,13 +8,14 @@ Docs: https://fer-fastai.github.io/fer_fastai/cli.html.md"""
 from __future__ import annotations
 import json, sys
 from pathlib import Path
+import pandas as pd
 from typing import Annotated
 from fastcore.script import call_parse, CliError
 from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['fer_data', 'fer_bench']
+__all__ = ['GET_FER', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate']
 
 # %% ../nbs/06_cli.ipynb #c005
 @call_parse
@@ -42,5 +43,67 @@ def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data'])]='da
     from fer_fastai.bench import bench_data
     res = bench_data(source, baseline=not no_baseline, n_steps=steps)
     _print_table(res)
+    if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
+    return res
+
+# %% ../nbs/06_cli.ipynb #c010
+GET_FER = """fer-train needs FER2013. Get it one of these ways:
+
+  * Kaggle, the challenge CSV (fer2013.csv, 35,887 faces: emotion,pixels,Usage):
+      https://www.kaggle.com/datasets/deadskull7/fer2013
+    or with the Kaggle API:  kaggle datasets download -d deadskull7/fer2013
+  * Kaggle, the image-folder release (train/<emotion>/*.jpg, test/<emotion>/*.jpg):
+      kaggle datasets download -d msambare/fer2013
+  * In Colab: import kagglehub; path = kagglehub.dataset_download('msambare/fer2013')
+
+Then:  fer-train path/to/fer2013.csv --out runs/fer
+fer_fastai reads fer2013.csv (gzipped or not, 'Usage' optional), Kaggle's icml_face_data.csv,
+and the train/ test/ image folders (any size, colour or grey).
+"""
+
+@call_parse(pos=['source'])
+def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the image release
+              arch:str='resnet34', # torchvision name (resnet34, vgg19_bn, ...) or timm name (efficientnet_lite0 works offline)
+              size:int=48, # input size the faces are resized to
+              epochs:int=5, # epochs with the body unfrozen
+              freeze_epochs:int=1, # epochs with the pretrained body frozen first
+              bs:int=64, # batch size
+              lr:float=None, # top learning rate of the unfrozen stage (default: from lr_find)
+              lr_frozen:float=None, # learning rate of the frozen stage (default: from lr_find)
+              weights:str=None, # local ImageNet state dict for the body, instead of the hub
+              no_pretrained:bool=False, # train from scratch
+              label_smoothing:float=0.1, # label smoothing of the cross-entropy
+              class_weighted:bool=False, # weight the loss by inverse class frequency
+              seed:int=42, # seed of the split, shuffles and initialisation
+              out:str='runs/fer'): # folder for the model, history, metrics and figures
+    "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
+    if source is None: print(GET_FER); return 1
+    from fer_fastai.learner import train_fer, WeightsError
+    try:
+        learn, m = train_fer(source, out=out, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
+                             lr_frozen=lr_frozen, weights=weights, pretrained=not no_pretrained, label_smoothing=label_smoothing,
+                             class_weighted=class_weighted, seed=seed)
+    except (FerError, FileNotFoundError, WeightsError) as e: raise CliError(str(e))
+    v = m['valid']
+    print(f"{m['arch']}: valid accuracy {v['accuracy']:.4f}, macro F1 {v['f1_macro']:.4f}, {m['train_seconds']/60:.1f} min; wrote {out}/")
+
+# %% ../nbs/06_cli.ipynb #c013
+@call_parse
+def fer_evaluate(model:str, # model.pkl written by fer-train (or learn.export)
+                 source:str, # FER source holding the split
+                 split:Annotated[str, 'split to score', dict(choices=list(USAGES))]='PublicTest',
+                 tta:bool=False, # average predictions over test-time augmentation
+                 json_out:str=None): # also write the results to this JSON file
+    "Score an exported FER model on a split of a FER source"
+    from fer_fastai.learner import load_fer_learner, evaluate, report_table
+    try:
+        learn = load_fer_learner(model)
+        res = evaluate(learn, fer_test_dl(learn.dls, source=source, split=split), tta=tta)
+    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
+    res |= dict(model=str(model), source=str(source), split=split)
+    print(f"{split} of {source}: {res['n']} faces, accuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f}{' (TTA)' if tta else ''}")
+    print(report_table(res).round(3).to_string())
+    print('confusion (rows: true, columns: predicted)')
+    print(pd.DataFrame(res['confusion'], index=list(EMOTIONS), columns=[e[:4] for e in EMOTIONS]).to_string())
     if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
     return res

@@ -17,7 +17,8 @@ from .data import *
 
 # %% auto #0
 __all__ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'WeightsError', 'fer_learner',
-           'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'predict_emotions']
+           'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'predict_emotions', 'evaluate', 'report_table',
+           'plot_history', 'plot_confusion', 'train_fer']
 
 # %% ../nbs/02_learner.ipynb #c005
 _TV = {f.__name__: f for f in model_meta if callable(f)}
@@ -202,3 +203,70 @@ def predict_emotions(learn:Learner, faces, bs:int=64) -> pd.DataFrame:
     df = pd.DataFrame(probs.numpy(), columns=list(EMOTIONS))
     df.insert(0, 'emotion', np.array(EMOTIONS)[probs.argmax(1).numpy()])
     return df
+
+# %% ../nbs/02_learner.ipynb #c027
+def evaluate(learn:Learner, dl=None, tta:bool=False) -> dict:
+    "Accuracy, macro F1, per-emotion precision/recall/F1 and confusion matrix of `learn` on `dl` (default: valid)"
+    from sklearn.metrics import classification_report, confusion_matrix, f1_score
+    dl = ifnone(dl, learn.dls.valid)
+    probs, targs = learn.tta(dl=dl) if tta else learn.get_preds(dl=dl)
+    pred, targ = probs.argmax(1).numpy(), targs.numpy()
+    labels = list(range(len(EMOTIONS)))
+    rep = classification_report(targ, pred, labels=labels, target_names=list(EMOTIONS), output_dict=True, zero_division=0)
+    return dict(n=len(targ), accuracy=float((pred==targ).mean()), f1_macro=float(f1_score(targ, pred, labels=labels, average='macro')),
+                tta=tta, per_class={e: {k: rep[e][k] for k in ('precision','recall','f1-score','support')} for e in EMOTIONS},
+                confusion=confusion_matrix(targ, pred, labels=labels).tolist())
+
+def report_table(res:dict) -> pd.DataFrame:
+    "The per-emotion part of `evaluate`'s result as a table"
+    df = pd.DataFrame(res['per_class']).T
+    df['support'] = df['support'].astype(int)
+    return df
+
+# %% ../nbs/02_learner.ipynb #c030
+def plot_history(hist:pd.DataFrame, fname=None):
+    "Train and valid loss per epoch across the stages, the unfreezing marked"
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6,4))
+    x = np.arange(1, len(hist)+1)
+    ax.plot(x, hist.train_loss.astype(float), 'o-', label='train_loss'); ax.plot(x, hist.valid_loss.astype(float), 'o-', label='valid_loss')
+    if (hist.stage=='frozen').any() and (hist.stage=='unfrozen').any(): ax.axvline((hist.stage=='frozen').sum()+0.5, ls='--', c='grey', label='unfreeze')
+    ax.set_xlabel('epoch'); ax.set_ylabel('loss'); ax.legend(); ax.set_title('losses')
+    if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
+    return fig
+
+def plot_confusion(res:dict, fname=None, title='confusion matrix'):
+    "Row-normalised confusion matrix with counts, from `evaluate`'s result"
+    import matplotlib.pyplot as plt
+    cm = np.array(res['confusion']); norm = cm/np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.5,6))
+    ax.imshow(norm, cmap='Blues', vmin=0, vmax=1)
+    for i in range(len(cm)):
+        for j in range(len(cm)): ax.text(j, i, f'{cm[i,j]}\n{norm[i,j]:.0%}', ha='center', va='center', fontsize=7, color='white' if norm[i,j]>.5 else 'black')
+    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45); ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+    ax.set_xlabel('predicted'); ax.set_ylabel('actual'); ax.set_title(f"{title}: accuracy {res['accuracy']:.1%}")
+    if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
+    return fig
+
+@delegates(fer_learner)
+def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:int=64, epochs:int=5, freeze_epochs:int=1,
+              lr:float=None, lr_frozen:float=None, seed:int=42, num_it:int=100, show:bool=False, **kwargs) -> tuple:
+    "Train by the staged recipe and write model.pkl, history.csv, metrics.json and the PNGs to `out`; return (learn, metrics)"
+    import matplotlib; import matplotlib.pyplot as plt
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    dls = fer_dls(source, bs=bs, size=size, seed=seed)
+    learn = fer_learner(dls, arch, path=out, **kwargs)
+    hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, out=out, show=show, num_it=num_it)
+    secs = time.time()-t0
+    hist.to_csv(out/'history.csv', index=False)
+    plot_history(hist, out/'losses.png')
+    res = evaluate(learn)
+    plot_confusion(res, out/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
+    if not show: plt.close('all')
+    learn.export(out/'model.pkl')
+    metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, seed=seed,
+                   pretrained=bool(getattr(learn, 'pretrained', False)), lrs=getattr(learn, 'stage_lrs', {}), train_seconds=secs,
+                   source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), valid=res)
+    (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
+    return learn, metrics
