@@ -14,7 +14,7 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['timed', 'peak_mb', 'read_fer_pandas', 'bench_parse', 'bench_dls', 'bench_data']
+__all__ = ['timed', 'peak_mb', 'read_fer_pandas', 'bench_parse', 'bench_dls', 'bench_data', 'TrainTimer', 'bench_train']
 
 # %% ../nbs/07_bench.ipynb #c005
 def timed(f, *args, **kwargs):
@@ -80,9 +80,66 @@ def bench_dls(source, bs:int=64, size:int=FACE_SIZE, n_steps:int=10, arch:str='r
                 data_share=res['epoch_aug_s']/(step*len(dls.train)))
     return res
 
-# %% ../nbs/07_bench.ipynb #c013
+# %% ../nbs/07_bench.ipynb #c014
 def bench_data(source=None, baseline:bool=True, n_steps:int=10) -> dict:
     "All data figures for `fer-bench data` on `source` (default: the shared FER2013)"
     source = source or default_fer_path()
     return dict(source=str(source), threads=torch.get_num_threads(), **bench_parse(source, baseline=baseline),
                 **bench_dls(source, n_steps=n_steps))
+
+# %% ../nbs/07_bench.ipynb #c016
+class TrainTimer(Callback):
+    "Time the training phase of each epoch, from its second batch on"
+    order = 100
+    def before_fit(self): self.secs, self.n = 0., 0
+    def before_batch(self):
+        if self.training and self.iter==1: self.t0 = time.perf_counter()
+        if self.training and self.iter>=1: self.n += self.xb[0].shape[0]
+    def after_train(self): self.secs += time.perf_counter()-self.t0
+
+def _fit_speed(learn) -> float:
+    "Images/s of `learn`'s training phase over one epoch"
+    timer = TrainTimer()
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-4, cbs=timer)
+    return timer.n/timer.secs
+
+def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE, n_batches:int=20, naive:bool=True) -> dict:
+    "Images/s of training through fer_fastai's DataLoaders, a plain PyTorch loop and the naive PIL route"
+    from fastai.vision.all import ImageDataLoaders, Resize, Normalize, imagenet_stats
+    from fer_fastai.learner import fer_learner
+    import tempfile, PIL.Image
+    data = read_fer(source or default_fer_path())
+    n = bs*(n_batches+1)
+    tr = data.idxs('Training')[:n]; va = data.idxs('PublicTest')[:bs] if 'PublicTest' in data.splits else data.idxs('Training')[n:n+bs]
+    sub = FerData(data.x[np.r_[tr, va]], data.y[np.r_[tr, va]], np.r_[['Training']*len(tr), ['PublicTest']*len(va)], source=data.source)
+    dls = fer_dls(sub, bs=bs, size=size, device='cpu', stats=imagenet_stats)
+    learn = fer_learner(dls, arch, pretrained=False)
+    init = {k: v.clone() for k,v in learn.model.state_dict().items()}
+    res = dict(arch=arch, bs=bs, size=size, images=n_batches*bs, threads=torch.get_num_threads())
+    res['fer_fastai_img_s'] = _fit_speed(learn)
+    # the plain loop: same model from the same weights, faces already float, normalised and resized, in memory
+    learn.model.load_state_dict(init)
+    model = learn.model.train()
+    xs = dls.valid.after_batch(TensorFace(torch.from_numpy(sub.x[:len(tr)])[:,None])).as_subclass(torch.Tensor)
+    ys = torch.from_numpy(sub.y[:len(tr)])
+    opt, loss_fn = torch.optim.Adam(model.parameters(), lr=1e-4), torch.nn.CrossEntropyLoss()
+    for i in range(n_batches+1):
+        if i==1: t = time.perf_counter()
+        xb, yb = xs[i*bs:(i+1)*bs], ys[i*bs:(i+1)*bs]
+        loss_fn(model(xb), yb).backward(); opt.step(); opt.zero_grad()
+    res['plain_img_s'] = n_batches*bs/(time.perf_counter()-t)
+    res['ratio'] = res['fer_fastai_img_s']/res['plain_img_s']
+    if naive:
+        with tempfile.TemporaryDirectory() as d:
+            for split, idxs in (('train', range(len(tr))), ('valid', range(len(tr), len(tr)+len(va)))):
+                for i in idxs:
+                    f = Path(d)/split/EMOTIONS[sub.y[i]]/f'{i}.png'; f.parent.mkdir(parents=True, exist_ok=True)
+                    PIL.Image.fromarray(sub.x[i]).save(f)
+            ndls = ImageDataLoaders.from_folder(d, valid='valid', bs=bs, item_tfms=Resize(size), batch_tfms=[*aug_transforms(), Normalize.from_stats(*imagenet_stats)],
+                                                num_workers=0, device='cpu', vocab=list(EMOTIONS))
+            from fastai.vision.all import vision_learner
+            from torchvision import models
+            nlearn = vision_learner(ndls, getattr(models, arch), pretrained=False)
+            nlearn.model.load_state_dict(init)
+            res['naive_img_s'] = _fit_speed(nlearn)
+    return res

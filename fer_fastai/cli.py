@@ -34,14 +34,18 @@ def _print_table(res:dict):
     for k,v in res.items(): print(f'{k:>16}  {v:.3f}' if isinstance(v, float) else f'{k:>16}  {v}')
 
 @call_parse(pos=['what'])
-def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data'])]='data',
+def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'train'])]='data',
               source:str=None, # FER CSV or folder (default: $FER2013_CSV or the shared copy)
               no_baseline:bool=False, # skip the slow pandas baseline
-              steps:int=10, # model steps timed
+              steps:int=20, # model steps (batches) timed
+              arch:str='resnet18', # model for `train`
+              bs:int=64, # batch size for `train`
+              size:int=48, # input size for `train`
               json_out:str=None): # also write the figures to this JSON file
     "Run a benchmark and print its figures"
-    from fer_fastai.bench import bench_data
-    res = bench_data(source, baseline=not no_baseline, n_steps=steps)
+    from fer_fastai.bench import bench_data, bench_train
+    if what=='data': res = bench_data(source, baseline=not no_baseline, n_steps=steps)
+    else: res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps)
     _print_table(res)
     if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
     return res
@@ -84,6 +88,7 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
                              lr_frozen=lr_frozen, weights=weights, pretrained=not no_pretrained, label_smoothing=label_smoothing,
                              class_weighted=class_weighted, seed=seed)
     except (FerError, FileNotFoundError, WeightsError) as e: raise CliError(str(e))
+    if 'valid' not in m: return print(f"rank {m['rank']} of {m['world_size']}: trained {m['batches']} batches")
     v = m['valid']
     print(f"{m['arch']}: valid accuracy {v['accuracy']:.4f}, macro F1 {v['f1_macro']:.4f}, {m['train_seconds']/60:.1f} min; wrote {out}/")
 

@@ -8,17 +8,18 @@ Docs: https://fer-fastai.github.io/fer_fastai/learner.html.md"""
 from __future__ import annotations
 from .core import *
 import json, os, re, socket, time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np, pandas as pd, torch, timm
 from fastai.vision.all import *
 from fastai.callback.progress import CSVLogger
+from fastai.distributed import *
 from .data import *
 
 # %% auto #0
 __all__ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'WeightsError', 'fer_learner',
-           'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'predict_emotions', 'evaluate', 'report_table',
-           'plot_history', 'plot_confusion', 'train_fer']
+           'launched', 'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'predict_emotions', 'evaluate',
+           'report_table', 'plot_history', 'plot_confusion', 'train_fer']
 
 # %% ../nbs/02_learner.ipynb #c005
 _TV = {f.__name__: f for f in model_meta if callable(f)}
@@ -147,7 +148,40 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
     learn.arch_name = name
     return learn
 
-# %% ../nbs/02_learner.ipynb #c021
+# %% ../nbs/02_learner.ipynb #c022
+def launched() -> bool:
+    "Whether this is one of several processes started by `accelerate launch`; if so, join their group (gloo on CPU)"
+    if num_distrib()<=1: return False
+    from accelerate import PartialState
+    PartialState(cpu=not torch.cuda.is_available())
+    return True
+
+@patch
+def _broadcast(self:DistributedDL, t, rank):
+    "Broadcast `t` from `rank`, on the GPU for nccl and on the CPU for gloo (fastai's needs CUDA)"
+    t = LongTensor(t).to('cuda' if torch.distributed.get_backend()=='nccl' else 'cpu')
+    torch.distributed.broadcast(t, rank)
+    return t.cpu().tolist()
+
+def _distrib(learn): return learn.distrib_ctx(sync_bn=False) if launched() else nullcontext()
+
+@contextmanager
+def _solo():
+    "Hide a distributed launch from fastai, so this process can work alone (no gathers, no barriers)"
+    old = {k: os.environ.pop(k, None) for k in ('WORLD_SIZE', 'RANK')}
+    try: yield
+    finally: os.environ.update({k:v for k,v in old.items() if v is not None})
+
+def _rank0(f, *args, **kwargs):
+    "`f(*args, **kwargs)` on rank 0 alone, its result sent to every rank"
+    if not launched(): return f(*args, **kwargs)
+    res = [None]
+    if not rank_distrib():
+        with _solo(): res = [f(*args, **kwargs)]
+    torch.distributed.broadcast_object_list(res, src=0)
+    return res[0]
+
+# %% ../nbs/02_learner.ipynb #c024
 class EpochLog(Callback):
     "Keep each epoch's row of the progress table, with the stage it belongs to"
     order = 60
@@ -175,16 +209,17 @@ def fine_tune_staged(learn:Learner, freeze_epochs:int=1, epochs:int=5, lr_frozen
     for stage, n, rate in stages:
         if not n: continue
         learn.freeze() if stage=='frozen' else learn.unfreeze()
-        if rate is None: rate = _lr_find(learn, stage, out, show, num_it)
+        if rate is None: rate = _rank0(_lr_find, learn, stage, out, show, num_it)
         log = EpochLog(stage)
         lrs = rate if stage=='frozen' or not learn.pretrained else slice(rate/lr_mult, rate)
-        learn.fit_one_cycle(n, lrs, cbs=[log, SaveModelCallback(monitor='valid_loss', fname=f'best_{stage}')], **kwargs)
+        with _distrib(learn): learn.fit_one_cycle(n, lrs, cbs=[log, SaveModelCallback(monitor='valid_loss', fname=f'best_{stage}')], **kwargs)
         learn.stage_lrs = getattr(learn, 'stage_lrs', {}) | {stage: rate}
+        learn.stage_batches = getattr(learn, 'stage_batches', {}) | {stage: learn.train_iter}
         logs += log.rows
     names = ['stage', *learn.recorder.metric_names[:-1], 'time']
     return pd.DataFrame(logs, columns=names[:len(logs[0])] if logs else names)
 
-# %% ../nbs/02_learner.ipynb #c024
+# %% ../nbs/02_learner.ipynb #c027
 def load_fer_learner(path, cpu:bool=True) -> Learner:
     "Load a model exported by `learn.export()` (or `fer-train`), checking it predicts FER's seven emotions"
     path = Path(path)
@@ -204,7 +239,7 @@ def predict_emotions(learn:Learner, faces, bs:int=64) -> pd.DataFrame:
     df.insert(0, 'emotion', np.array(EMOTIONS)[probs.argmax(1).numpy()])
     return df
 
-# %% ../nbs/02_learner.ipynb #c027
+# %% ../nbs/02_learner.ipynb #c030
 def evaluate(learn:Learner, dl=None, tta:bool=False) -> dict:
     "Accuracy, macro F1, per-emotion precision/recall/F1 and confusion matrix of `learn` on `dl` (default: valid)"
     from sklearn.metrics import classification_report, confusion_matrix, f1_score
@@ -223,7 +258,7 @@ def report_table(res:dict) -> pd.DataFrame:
     df['support'] = df['support'].astype(int)
     return df
 
-# %% ../nbs/02_learner.ipynb #c030
+# %% ../nbs/02_learner.ipynb #c033
 def plot_history(hist:pd.DataFrame, fname=None):
     "Train and valid loss per epoch across the stages, the unfreezing marked"
     import matplotlib.pyplot as plt
@@ -255,18 +290,21 @@ def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:in
     import matplotlib; import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    dls = fer_dls(source, bs=bs, size=size, seed=seed)
+    dls = rank0_first(fer_dls, source, bs=bs, size=size, seed=seed) if launched() else fer_dls(source, bs=bs, size=size, seed=seed)
     learn = fer_learner(dls, arch, path=out, **kwargs)
     hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, out=out, show=show, num_it=num_it)
     secs = time.time()-t0
-    hist.to_csv(out/'history.csv', index=False)
-    plot_history(hist, out/'losses.png')
-    res = evaluate(learn)
-    plot_confusion(res, out/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
-    if not show: plt.close('all')
-    learn.export(out/'model.pkl')
+    dist = dict(world_size=max(num_distrib(), 1), rank=rank_distrib(), batches=getattr(learn, 'stage_batches', {}))
+    if dist['rank']: return learn, dist   # the other ranks trained; rank 0 alone evaluates and writes
+    with _solo():
+        hist.to_csv(out/'history.csv', index=False)
+        plot_history(hist, out/'losses.png')
+        res = evaluate(learn)
+        plot_confusion(res, out/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
+        if not show: plt.close('all')
+        learn.export(out/'model.pkl')
     metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, seed=seed,
                    pretrained=bool(getattr(learn, 'pretrained', False)), lrs=getattr(learn, 'stage_lrs', {}), train_seconds=secs,
-                   source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), valid=res)
+                   source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
     (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
     return learn, metrics

@@ -29,3 +29,30 @@ def test_fer_data_real(real_path):
     r = run('fer-data', real_path)
     assert r.returncode == 0, r.stderr
     assert 'Training     3995      436  4097   7215  4830      3169     4965  28707' in r.stdout
+
+def test_fer_train_without_source_explains(tmp_path):
+    r = run('fer-train')
+    assert r.returncode == 1 and 'kaggle datasets download' in r.stdout and 'icml_face_data.csv' in r.stdout
+
+def test_fer_evaluate_errors(tmp_path):
+    src = synth_fer(tmp_path/'f.csv', n_per_class=2)
+    r = run('fer-evaluate', tmp_path/'none.pkl', src)
+    assert r.returncode == 1 and 'does not exist' in r.stderr and 'Traceback' not in r.stderr
+    (tmp_path/'junk.pkl').write_bytes(b'junk')
+    r = run('fer-evaluate', tmp_path/'junk.pkl', src)
+    assert r.returncode == 1 and 'is not a model exported by fastai' in r.stderr
+
+def test_fer_train_then_evaluate(tmp_path):
+    "The commands end to end on synthetic faces: the folder has what it should, evaluate agrees with train"
+    src = synth_fer(tmp_path/'f.csv', n_per_class=8, splits=('Training', 'PublicTest', 'PrivateTest'))
+    r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--epochs', '1', '--lr', '1e-3', '--bs', '16', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-2000:]
+    files = sorted(p.name for p in (tmp_path/'run').iterdir() if p.is_file())
+    assert files == ['confusion_matrix.png', 'history.csv', 'losses.png', 'metrics.json', 'model.pkl']
+    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    r = run('fer-evaluate', tmp_path/'run'/'model.pkl', src, '--split', 'PublicTest', '--json-out', tmp_path/'ev.json')
+    assert r.returncode == 0, r.stderr[-2000:]
+    ev = json.loads((tmp_path/'ev.json').read_text())
+    assert ev['n'] == 56 and abs(ev['accuracy'] - m['valid']['accuracy']) < 1e-6
+    r = run('fer-evaluate', tmp_path/'run'/'model.pkl', synth_fer(tmp_path/'g.csv', n_per_class=2), '--split', 'PrivateTest')
+    assert r.returncode == 1 and 'has no PrivateTest rows' in r.stderr
