@@ -10,6 +10,7 @@ import gc, json, time, tracemalloc
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastprogress.fastprogress import progress_bar
+from fastai.callback.core import Callback
 from .core import *
 from .data import *
 
@@ -105,7 +106,7 @@ def _fit_speed(learn) -> float:
 
 def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE, n_batches:int=20, naive:bool=True) -> dict:
     "Images/s of training through fer_fastai's DataLoaders, a plain PyTorch loop and the naive PIL route"
-    from fastai.vision.all import ImageDataLoaders, Resize, Normalize, imagenet_stats
+    from fastai.vision.all import ImageDataLoaders, Resize, Normalize, aug_transforms, imagenet_stats
     from fer_fastai.learner import fer_learner
     import tempfile, PIL.Image
     data = read_fer(source or default_fer_path())
