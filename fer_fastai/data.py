@@ -183,8 +183,9 @@ def _header(path, first:bytes):
     cols = [c.strip().lower() for c in first.decode('utf-8-sig', errors='replace').strip().split(',')]
     for c in ('emotion','pixels'):
         if c not in cols:
-            raise FerError(f"{path} has no {c!r} column (found {cols}); a FER2013 CSV has the header "
-                           "'emotion,pixels,Usage' ('Usage' optional)")
+            found = ', '.join(repr(o if len(o)<24 else o[:20]+'...') for o in cols[:5])
+            raise FerError(f"{path} has no {c!r} column (its first line has {found}); a FER2013 CSV starts with the header "
+                           "'emotion,pixels,Usage' ('Usage' optional): add it if the file has none")
     return cols
 
 # %% ../nbs/01_data.ipynb #c014

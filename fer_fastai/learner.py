@@ -142,8 +142,8 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
             raise
     else: learn = vision_learner(dls, a, pretrained=False, **kw)
     if not dls.after_batch.fs.filter(risinstance(Normalize)):   # from scratch: normalise by the data's own statistics
-        m, s = (dls.fer.x[dls.fer.idxs('Training')[:5000]]/255).mean(), (dls.fer.x[dls.fer.idxs('Training')[:5000]]/255).std()
-        dls.add_tfms([Normalize.from_stats([m]*3, [s]*3)], 'after_batch')
+        x = dls.fer.x[dls.fer.idxs('Training')[:5000]]/255 if hasattr(dls, 'fer') else dls.one_batch()[0]
+        dls.add_tfms([Normalize.from_stats([float(x.mean())]*3, [float(x.std())]*3)], 'after_batch')
     if torch.cuda.is_available() and dls.device.type=='cuda': learn = learn.to_fp16().to_channelslast()
     learn.arch_name = name
     return learn
@@ -285,14 +285,15 @@ def plot_confusion(res:dict, fname=None, title='confusion matrix'):
 
 @delegates(fer_learner)
 def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:int=64, epochs:int=5, freeze_epochs:int=1,
-              lr:float=None, lr_frozen:float=None, seed:int=42, num_it:int=100, show:bool=False, **kwargs) -> tuple:
+              lr:float=None, lr_frozen:float=None, lr_mult:float=100, seed:int=42, num_it:int=100, show:bool=False, **kwargs) -> tuple:
     "Train by the staged recipe and write model.pkl, history.csv, metrics.json and the PNGs to `out`; return (learn, metrics)"
     import matplotlib; import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     dls = rank0_first(fer_dls, source, bs=bs, size=size, seed=seed) if launched() else fer_dls(source, bs=bs, size=size, seed=seed)
     learn = fer_learner(dls, arch, path=out, **kwargs)
-    hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, out=out, show=show, num_it=num_it)
+    hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, lr_mult=lr_mult, out=out,
+                            show=show, num_it=num_it)
     secs = time.time()-t0
     dist = dict(world_size=max(num_distrib(), 1), rank=rank_distrib(), batches=getattr(learn, 'stage_batches', {}))
     if dist['rank']: return learn, dist   # the other ranks trained; rank 0 alone evaluates and writes
@@ -303,7 +304,7 @@ def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:in
         plot_confusion(res, out/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
         if not show: plt.close('all')
         learn.export(out/'model.pkl')
-    metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, seed=seed,
+    metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=lr_mult, seed=seed,
                    pretrained=bool(getattr(learn, 'pretrained', False)), lrs=getattr(learn, 'stage_lrs', {}), train_seconds=secs,
                    source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
     (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
