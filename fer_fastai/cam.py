@@ -14,7 +14,7 @@ from fastai.callback.hook import Hook
 from .data import *
 
 # %% auto #0
-__all__ = ['default_layer', 'grad_cam', 'cam_upsample', 'n_hooks', 'show_cam', 'learner_faces', 'cam_grid']
+__all__ = ['default_layer', 'grad_cam', 'cam_upsample', 'n_hooks', 'show_cam', 'learner_faces', 'cam_grid', 'cam_emotions']
 
 # %% ../nbs/03_cam.ipynb #c005
 def default_layer(learn) -> nn.Module:
@@ -81,5 +81,18 @@ def cam_grid(learn, data:FerData=None, split:str='PublicTest', plus_plus:bool=Fa
         axs[0,c].set_title(f'{e}\n(true: {EMOTIONS[data.y[idxs[i]]]})', fontsize=9)
         show_cam(data.x[idxs[i]], cam[0], ax=axs[1,c], title=f'p={float(probs[i,c]):.2f}')
     fig.suptitle(f"Grad-CAM{'++' if plus_plus else ''} of each emotion", fontsize=11)
+    if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
+    return fig
+
+# %% ../nbs/03_cam.ipynb #c018
+def cam_emotions(learn, face, plus_plus:bool=False, fname=None):
+    "One face and its Grad-CAM for each of the seven emotions, titled with their probabilities"
+    import matplotlib.pyplot as plt
+    xb = learner_faces(learn, [face])
+    with torch.no_grad(): probs = learn.model.eval()(xb).as_subclass(torch.Tensor).softmax(1)[0]
+    grey = to_face(face) if not isinstance(face, np.ndarray) or face.ndim!=2 else face
+    fig, axs = plt.subplots(1, len(EMOTIONS)+1, figsize=(2*(len(EMOTIONS)+1), 2.6))
+    axs[0].imshow(grey, cmap='gray'); axs[0].set_axis_off(); axs[0].set_title(f'predicted: {EMOTIONS[int(probs.argmax())]}', fontsize=9)
+    for c, e in enumerate(EMOTIONS): show_cam(grey, grad_cam(learn, xb, target=c, plus_plus=plus_plus)[0][0], ax=axs[c+1], title=f'{e} {float(probs[c]):.2f}')
     if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
     return fig

@@ -15,7 +15,7 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['GET_FER', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate']
+__all__ = ['GET_FER', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam']
 
 # %% ../nbs/06_cli.ipynb #c005
 @call_parse
@@ -113,3 +113,21 @@ def fer_evaluate(model:str, # model.pkl written by fer-train (or learn.export)
     print(pd.DataFrame(res['confusion'], index=list(EMOTIONS), columns=[e[:4] for e in EMOTIONS]).to_string())
     if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
     return res
+
+# %% ../nbs/06_cli.ipynb #c015
+@call_parse
+def fer_cam(model:str, # model.pkl written by fer-train
+            source:str, # a face image, or a FER source (CSV or image folders)
+            out:str='cam.png', # the PNG to write
+            split:Annotated[str, 'split of a FER source to draw faces from', dict(choices=list(USAGES))]='PublicTest',
+            plus_plus:bool=False): # Grad-CAM++ instead of Grad-CAM
+    "Draw class activation maps of an exported FER model over a face image or over faces of a FER source"
+    import matplotlib; matplotlib.use('Agg')
+    from fer_fastai.learner import load_fer_learner
+    from fer_fastai.cam import cam_emotions, cam_grid
+    try:
+        learn, p = load_fer_learner(model), Path(source)
+        if p.is_file() and p.suffix.lower() in IMG_EXTS: cam_emotions(learn, to_face(p), plus_plus=plus_plus, fname=out)
+        else: cam_grid(learn, read_fer(p), split=split, plus_plus=plus_plus, fname=out)
+    except (FerError, FileNotFoundError, ValueError, OSError) as e: raise CliError(str(e))
+    print(f'wrote {out}')

@@ -56,3 +56,20 @@ def test_fer_train_then_evaluate(tmp_path):
     assert ev['n'] == 56 and abs(ev['accuracy'] - m['valid']['accuracy']) < 1e-6
     r = run('fer-evaluate', tmp_path/'run'/'model.pkl', synth_fer(tmp_path/'g.csv', n_per_class=2), '--split', 'PrivateTest')
     assert r.returncode == 1 and 'has no PrivateTest rows' in r.stderr
+
+def test_fer_cam_writes_pngs(tmp_path):
+    "fer-cam draws a FER source's per-emotion grid and one photo's seven maps"
+    from PIL import Image
+    from fer_fastai.synth import synth_faces
+    src = synth_fer(tmp_path/'f.csv', n_per_class=4)
+    r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--epochs', '1', '--lr', '1e-3', '--bs', '16', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run('fer-cam', tmp_path/'run'/'model.pkl', src, '--out', tmp_path/'grid.png')
+    assert r.returncode == 0, r.stderr[-2000:]
+    w, h = Image.open(tmp_path/'grid.png').size
+    assert w > 2*h and w > 1000                      # seven columns of faces and maps
+    Image.fromarray(synth_faces([3], size=120)[0]).convert('RGB').save(tmp_path/'face.jpg')
+    r = run('fer-cam', tmp_path/'run'/'model.pkl', tmp_path/'face.jpg', '--out', tmp_path/'one.png', '--plus-plus')
+    assert r.returncode == 0 and Image.open(tmp_path/'one.png').size[0] > 1000
+    r = run('fer-cam', tmp_path/'run'/'model.pkl', tmp_path/'missing.jpg')
+    assert r.returncode == 1 and 'does not exist' in r.stderr
