@@ -81,14 +81,14 @@ def bench_dls(source, bs:int=64, size:int=FACE_SIZE, n_steps:int=10, arch:str='r
                 data_share=res['epoch_aug_s']/(step*len(dls.train)))
     return res
 
-# %% ../nbs/07_bench.ipynb #c014
+# %% ../nbs/07_bench.ipynb #c013
 def bench_data(source=None, baseline:bool=True, n_steps:int=10) -> dict:
     "All data figures for `fer-bench data` on `source` (default: the shared FER2013)"
     source = source or default_fer_path()
     return dict(source=str(source), threads=torch.get_num_threads(), **bench_parse(source, baseline=baseline),
                 **bench_dls(source, n_steps=n_steps))
 
-# %% ../nbs/07_bench.ipynb #c016
+# %% ../nbs/07_bench.ipynb #c015
 class TrainTimer(Callback):
     "Time the training phase of each epoch, from its second batch on"
     order = 100
