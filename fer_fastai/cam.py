@@ -27,7 +27,7 @@ def grad_cam(learn, xb:torch.Tensor, target=None, layer:nn.Module=None, plus_plu
     xb = xb.as_subclass(torch.Tensor).to(one_param(model).device).requires_grad_(True)   # a frozen body still gets gradients
     with Hook(layer, lambda m,i,o: o, detach=False) as h, torch.enable_grad():
         out = model(xb).as_subclass(torch.Tensor)
-        cls = out.argmax(1) if target is None else torch.as_tensor(target, device=out.device).expand(len(xb))
+        cls = out.argmax(1) if target is None else torch.as_tensor(target, device=out.device).as_subclass(torch.Tensor).expand(len(xb))
         g, = torch.autograd.grad(out.gather(1, cls[:,None]).sum(), h.stored)   # the layer's gradient only: parameters untouched
     a = h.stored.detach()
     if plus_plus:   # Chattopadhyay et al. 2018: pixel-wise weights of the positive gradients
