@@ -6,7 +6,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/bench.html.md"""
 
 # %% ../nbs/07_bench.ipynb #c002
 from __future__ import annotations
-import gc, json, time, tracemalloc
+import gc, time, tracemalloc
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastprogress.fastprogress import progress_bar

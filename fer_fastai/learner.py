@@ -12,7 +12,6 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np, pandas as pd, torch, timm
 from fastai.vision.all import *
-from fastai.callback.progress import CSVLogger
 from fastai.distributed import *
 from .data import *
 
