@@ -12,6 +12,7 @@ from torch import nn
 from fastai.vision.all import *
 from fastai.callback.hook import Hook
 from .data import *
+from .learner import faces_dl
 
 # %% auto #0
 __all__ = ['default_layer', 'grad_cam', 'cam_upsample', 'n_hooks', 'show_cam', 'learner_faces', 'cam_grid', 'cam_emotions']
@@ -63,8 +64,7 @@ def show_cam(face, cam, ax=None, alpha:float=0.5, cmap:str='jet', title:str=None
 
 def learner_faces(learn, faces) -> torch.Tensor:
     "A batch of faces (arrays, images or paths) through `learn`'s validation transforms"
-    dl = learn.dls.test_dl([FerFace()(f) for f in faces], bs=len(faces))
-    return dl.one_batch()[0]
+    return faces_dl(learn, faces, bs=len(faces)).one_batch()[0]
 
 def cam_grid(learn, data:FerData=None, split:str='PublicTest', plus_plus:bool=False, fname=None, n:int=512):
     "For each emotion, the face of `split` the model is surest of, with the Grad-CAM of that emotion"

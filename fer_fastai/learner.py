@@ -17,7 +17,7 @@ from .data import *
 
 # %% auto #0
 __all__ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'WeightsError', 'fer_learner',
-           'launched', 'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'predict_emotions', 'evaluate',
+           'launched', 'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'predict_emotions', 'evaluate',
            'report_table', 'plot_history', 'plot_confusion', 'train_fer']
 
 # %% ../nbs/02_learner.ipynb #c005
@@ -229,11 +229,14 @@ def load_fer_learner(path, cpu:bool=True) -> Learner:
         raise ValueError(f"{path} is a fastai model for {list(getattr(learn.dls, 'vocab', []))[:10]}, not FER's emotions {list(EMOTIONS)}")
     return learn
 
+def faces_dl(learn:Learner, faces, bs:int=64) -> TfmdDL:
+    "A DataLoader of faces (images, paths or arrays, any size or colour) through `learn`'s validation transforms"
+    to_face = FerFace()
+    return learn.dls.test_dl([to_face(f) for f in faces], bs=bs)
+
 def predict_emotions(learn:Learner, faces, bs:int=64) -> pd.DataFrame:
     "Emotion and the probability of each of the seven for every face (image, path or array)"
-    to_face = FerFace()
-    dl = learn.dls.test_dl([to_face(f) for f in faces], bs=bs)
-    probs, _ = learn.get_preds(dl=dl)
+    probs, _ = learn.get_preds(dl=faces_dl(learn, faces, bs=bs))
     df = pd.DataFrame(probs.numpy(), columns=list(EMOTIONS))
     df.insert(0, 'emotion', np.array(EMOTIONS)[probs.argmax(1).numpy()])
     return df
