@@ -15,7 +15,8 @@ from .data import *
 from .learner import faces_dl
 
 # %% auto #0
-__all__ = ['default_layer', 'grad_cam', 'cam_upsample', 'n_hooks', 'show_cam', 'learner_faces', 'cam_grid', 'cam_emotions']
+__all__ = ['default_layer', 'grad_cam', 'cam_upsample', 'n_hooks', 'head_affine', 'cam', 'show_cam', 'learner_faces', 'cam_grid',
+           'cam_emotions']
 
 # %% ../nbs/03_cam.ipynb #c005
 def default_layer(learn) -> nn.Module:
@@ -50,7 +51,38 @@ def n_hooks(model:nn.Module) -> int:
     "Forward and backward hooks registered on `model`'s modules"
     return sum(len(m._forward_hooks)+len(m._backward_hooks)+len(getattr(m, '_forward_pre_hooks', {})) for m in model.modules())
 
-# %% ../nbs/03_cam.ipynb #c015
+# %% ../nbs/03_cam.ipynb #c013
+def head_affine(head:nn.Module) -> tuple:
+    "(W, b) with head(A) == W @ mean_hw(A) + b, for a head of average pooling then BatchNorm/Dropout/Linear layers"
+    mods = [m for m in head.modules() if not list(m.children())]
+    if not mods or not isinstance(mods[0], nn.AdaptiveAvgPool2d):
+        first = type(mods[0]).__name__ if mods else 'nothing'
+        raise ValueError(f"plain CAM needs a head that starts with average pooling, this one starts with {first}; "
+                         "build the learner with fer_learner(dls, arch, concat_pool=False, lin_ftrs=[]) or use grad_cam")
+    W = b = None
+    for m in mods[1:]:
+        if isinstance(m, (nn.Dropout, nn.Flatten, Flatten)): continue
+        if isinstance(m, nn.BatchNorm1d):
+            s = m.weight/torch.sqrt(m.running_var + m.eps)
+            t = m.bias - m.running_mean*s
+        elif isinstance(m, nn.Linear): s, t = m.weight, ifnone(m.bias, torch.zeros(m.out_features))
+        else: raise ValueError(f"plain CAM needs a head with no nonlinearity after the pooling, this one has {type(m).__name__}; "
+                               "build the learner with fer_learner(dls, arch, concat_pool=False, lin_ftrs=[]) or use grad_cam")
+        if s.ndim==1: W, b = (torch.diag(s) if W is None else s[:,None]*W), (t if b is None else s*b + t)
+        else:         W, b = (s if W is None else s@W), (t if b is None else s@b + t)
+    return W.detach(), b.detach()
+
+def cam(learn, xb:torch.Tensor, target=None) -> tuple:
+    "Plain CAM maps (bs,h,w) of the body's output for class `target` (default: predicted), and the classes used"
+    model = learn.model.eval()
+    W, _ = head_affine(model[1])
+    with torch.no_grad():
+        a = model[0](xb.as_subclass(torch.Tensor).to(one_param(model).device)).as_subclass(torch.Tensor)
+        out = model[1](a)
+    cls = out.argmax(1) if target is None else torch.as_tensor(target, device=out.device).expand(len(xb))
+    return torch.einsum('bk,bkhw->bhw', W.to(a.device)[cls], a), cls
+
+# %% ../nbs/03_cam.ipynb #c019
 def show_cam(face, cam, ax=None, alpha:float=0.5, cmap:str='jet', title:str=None):
     "Show a grey face (H,W) with a class activation map (h,w) upsampled over it"
     import matplotlib.pyplot as plt
@@ -84,7 +116,7 @@ def cam_grid(learn, data:FerData=None, split:str='PublicTest', plus_plus:bool=Fa
     if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
     return fig
 
-# %% ../nbs/03_cam.ipynb #c018
+# %% ../nbs/03_cam.ipynb #c022
 def cam_emotions(learn, face, plus_plus:bool=False, fname=None):
     "One face and its Grad-CAM for each of the seven emotions, titled with their probabilities"
     import matplotlib.pyplot as plt

@@ -15,7 +15,7 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['GET_FER', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam']
+__all__ = ['GET_FER', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam', 'fer_interpret']
 
 # %% ../nbs/06_cli.ipynb #c005
 @call_parse
@@ -131,3 +131,27 @@ def fer_cam(model:str, # model.pkl written by fer-train
         else: cam_grid(learn, read_fer(p), split=split, plus_plus=plus_plus, fname=out)
     except (FerError, FileNotFoundError, ValueError, OSError) as e: raise CliError(str(e))
     print(f'wrote {out}')
+
+# %% ../nbs/06_cli.ipynb #c017
+@call_parse
+def fer_interpret(model:str, # model.pkl written by fer-train
+                  source:str, # FER source holding the split
+                  split:Annotated[str, 'split to look at', dict(choices=list(USAGES))]='PublicTest',
+                  k:int=16, # top losses to list (the figure shows up to 8)
+                  plus_plus:bool=False, # Grad-CAM++ instead of Grad-CAM for the top losses
+                  out:str='interpret'): # folder for the figures, per_class.csv and interpretation.json
+    "Error analysis of an exported FER model on a split of a FER source: confusion, report, confused pairs, top losses with CAMs"
+    import matplotlib; matplotlib.use('Agg')
+    from fer_fastai.learner import load_fer_learner, report_table
+    from fer_fastai.interpret import fer_interpretation, write_interpretation
+    try:
+        learn = load_fer_learner(model)
+        res = write_interpretation(fer_interpretation(learn, source, split=split), out, k=k, plus_plus=plus_plus,
+                                   title=f'{Path(model).parent.name or Path(model).stem}, {split}')
+    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
+    print(report_table(res).round(3).to_string())
+    print(f"\naccuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f} on {res['n']} faces of {split}")
+    print('most confused (actual -> predicted):')
+    for r in res['most_confused'][:5]: print(f"  {r['actual']:>8} -> {r['predicted']:<8} {r['count']:>5}  ({r['share']:.1%} of {r['actual']})")
+    print(f'wrote {out}/')
+    return res

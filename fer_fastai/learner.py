@@ -17,8 +17,8 @@ from .data import *
 
 # %% auto #0
 __all__ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'WeightsError', 'fer_learner',
-           'launched', 'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'predict_emotions', 'evaluate',
-           'report_table', 'plot_history', 'plot_confusion', 'train_fer']
+           'launched', 'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'predict_emotions', 'fer_scores',
+           'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'train_fer']
 
 # %% ../nbs/02_learner.ipynb #c005
 _TV = {f.__name__: f for f in model_meta if callable(f)}
@@ -242,17 +242,21 @@ def predict_emotions(learn:Learner, faces, bs:int=64) -> pd.DataFrame:
     return df
 
 # %% ../nbs/02_learner.ipynb #c030
-def evaluate(learn:Learner, dl=None, tta:bool=False) -> dict:
-    "Accuracy, macro F1, per-emotion precision/recall/F1 and confusion matrix of `learn` on `dl` (default: valid)"
+def fer_scores(probs:torch.Tensor, targs:torch.Tensor, tta:bool=False) -> dict:
+    "Accuracy, macro F1, per-emotion precision/recall/F1 and confusion matrix of predicted `probs` against `targs`"
     from sklearn.metrics import classification_report, confusion_matrix, f1_score
-    dl = ifnone(dl, learn.dls.valid)
-    probs, targs = learn.tta(dl=dl) if tta else learn.get_preds(dl=dl)
     pred, targ = probs.argmax(1).numpy(), targs.numpy()
     labels = list(range(len(EMOTIONS)))
     rep = classification_report(targ, pred, labels=labels, target_names=list(EMOTIONS), output_dict=True, zero_division=0)
     return dict(n=len(targ), accuracy=float((pred==targ).mean()), f1_macro=float(f1_score(targ, pred, labels=labels, average='macro')),
                 tta=tta, per_class={e: {k: rep[e][k] for k in ('precision','recall','f1-score','support')} for e in EMOTIONS},
                 confusion=confusion_matrix(targ, pred, labels=labels).tolist())
+
+def evaluate(learn:Learner, dl=None, tta:bool=False) -> dict:
+    "`fer_scores` of `learn` on `dl` (default: valid), optionally with test-time augmentation"
+    dl = ifnone(dl, learn.dls.valid)
+    probs, targs = learn.tta(dl=dl) if tta else learn.get_preds(dl=dl)
+    return fer_scores(probs, targs, tta)
 
 def report_table(res:dict) -> pd.DataFrame:
     "The per-emotion part of `evaluate`'s result as a table"

@@ -73,3 +73,23 @@ def test_fer_cam_writes_pngs(tmp_path):
     assert r.returncode == 0 and Image.open(tmp_path/'one.png').size[0] > 1000
     r = run('fer-cam', tmp_path/'run'/'model.pkl', tmp_path/'missing.jpg')
     assert r.returncode == 1 and 'does not exist' in r.stderr
+
+def test_fer_interpret_writes_analysis(tmp_path):
+    "fer-interpret on a split of a source: the files, counts that add up, top-loss rows that lead back to the source"
+    from fer_fastai.data import read_fer
+    from fer_fastai.core import EMOTIONS
+    src = synth_fer(tmp_path/'f.csv', n_per_class=6, splits=('Training', 'PublicTest', 'PrivateTest'))
+    r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--epochs', '1', '--lr', '1e-3', '--bs', '16', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run('fer-interpret', tmp_path/'run'/'model.pkl', src, '--split', 'PrivateTest', '--k', '5', '--out', tmp_path/'int')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path/'int').iterdir()) == ['confusion_matrix.png', 'interpretation.json', 'per_class.csv', 'top_losses.png']
+    res = json.loads((tmp_path/'int'/'interpretation.json').read_text())
+    d = read_fer(src)
+    assert res['n'] == 42 and sum(map(sum, res['confusion'])) == 42
+    assert sum(m['count'] for m in res['most_confused']) == 42 - sum(res['confusion'][i][i] for i in range(7))
+    assert len(res['top_losses']) == 5
+    for t in res['top_losses']: assert d.usage[t['row']] == 'PrivateTest' and EMOTIONS[d.y[t['row']]] == t['actual']
+    assert f"accuracy {res['accuracy']:.4f}" in r.stdout
+    r = run('fer-interpret', tmp_path/'run'/'model.pkl', synth_fer(tmp_path/'g.csv', n_per_class=2), '--split', 'PrivateTest')
+    assert r.returncode == 1 and 'has no PrivateTest rows' in r.stderr and 'Traceback' not in r.stderr
