@@ -15,7 +15,8 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['timed', 'peak_mb', 'read_fer_pandas', 'bench_parse', 'bench_dls', 'bench_data', 'TrainTimer', 'bench_train']
+__all__ = ['timed', 'peak_mb', 'read_fer_pandas', 'bench_parse', 'bench_dls', 'bench_data', 'TrainTimer', 'bench_train',
+           'bench_infer']
 
 # %% ../nbs/07_bench.ipynb #c005
 def timed(f, *args, **kwargs):
@@ -143,4 +144,30 @@ def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE,
             nlearn = vision_learner(ndls, getattr(models, arch), pretrained=False)
             nlearn.model.load_state_dict(init)
             res['naive_img_s'] = _fit_speed(nlearn)
+    return res
+
+# %% ../nbs/07_bench.ipynb #c018
+def _median_ms(f, n:int) -> float:
+    f()   # warm-up
+    return float(np.median([timed(f)[1] for _ in range(n)]))*1000
+
+def bench_infer(source=None, model=None, arch:str='efficientnet_lite0', n_faces:int=512, bs:int=64, n_photos:int=20) -> dict:
+    "Faces/s of the classifier and ms per 640x480 photo (detect + classify), in PyTorch and onnxruntime"
+    import tempfile, skimage.data, cv2
+    from fer_fastai.learner import fer_learner, load_fer_learner
+    from fer_fastai.inference import export_onnx, OnnxFer, face_probs, predict_faces, default_detector
+    data = read_fer(source or default_fer_path())
+    faces = list(data.x[np.r_[data.idxs('PublicTest'), data.idxs('Training')][:n_faces]])
+    learn = load_fer_learner(model) if model else fer_learner(fer_dls(data, bs=bs), arch, pretrained=False)
+    photo = cv2.resize(skimage.data.astronaut(), (640, 480), interpolation=cv2.INTER_AREA)
+    res = dict(arch=getattr(learn, 'arch_name', type(learn.model[0]).__name__) if model is None else str(model), faces=len(faces), bs=bs,
+               photo='astronaut 640x480', faces_in_photo=len(predict_faces(learn, photo)), threads=torch.get_num_threads())
+    res['detect_ms'] = _median_ms(lambda: default_detector()(photo), n_photos)
+    with tempfile.TemporaryDirectory() as d:
+        onx = OnnxFer(export_onnx(learn, Path(d)/'fer.onnx'))
+        for name, m in (('pytorch', learn), ('onnxruntime', onx)):
+            run_all = lambda: [face_probs(m, faces[i:i+bs]) for i in range(0, len(faces), bs)]
+            run_all()
+            res[f'{name}_faces_s'] = len(faces)/timed(run_all)[1]
+            res[f'{name}_photo_ms'] = _median_ms(lambda: predict_faces(m, photo), n_photos)
     return res

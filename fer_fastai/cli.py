@@ -1,4 +1,4 @@
-"""Console commands: `fer-data` summarises a FER source, `fer-train` and `fer-evaluate` train and score models, `fer-bench` runs the benchmarks. Each is a thin layer over a library function.
+"""Console commands: `fer-data` summarises a FER source, `fer-train`, `fer-evaluate` and `fer-interpret` train, score and analyse models, `fer-cam` draws CAMs, `fer-predict`, `fer-video`, `fer-export` and `fer-app` put a model to use, `fer-bench` runs the benchmarks. Each is a thin layer over a library function.
 
 Docs: https://fer-fastai.github.io/fer_fastai/cli.html.md"""
 
@@ -11,11 +11,13 @@ from pathlib import Path
 import pandas as pd
 from typing import Annotated
 from fastcore.script import call_parse, CliError
+from fastcore.basics import ifnone
 from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['GET_FER', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam', 'fer_interpret']
+__all__ = ['GET_FER', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam', 'fer_interpret', 'fer_predict',
+           'fer_video', 'fer_export', 'fer_app']
 
 # %% ../nbs/06_cli.ipynb #c005
 @call_parse
@@ -34,18 +36,20 @@ def _print_table(res:dict):
     for k,v in res.items(): print(f'{k:>16}  {v:.3f}' if isinstance(v, float) else f'{k:>16}  {v}')
 
 @call_parse(pos=['what'])
-def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'train'])]='data',
+def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'train', 'infer'])]='data',
               source:str=None, # FER CSV or folder (default: $FER2013_CSV or the shared copy)
               no_baseline:bool=False, # skip the slow pandas baseline
               steps:int=20, # model steps (batches) timed
-              arch:str='resnet18', # model for `train`
+              arch:str='resnet18', # model for `train` and `infer`
+              model:str=None, # `infer`: a fer-train model.pkl instead of a fresh `arch` learner
               bs:int=64, # batch size for `train`
               size:int=48, # input size for `train`
               json_out:str=None): # also write the figures to this JSON file
     "Run a benchmark and print its figures"
-    from fer_fastai.bench import bench_data, bench_train
+    from fer_fastai.bench import bench_data, bench_train, bench_infer
     if what=='data': res = bench_data(source, baseline=not no_baseline, n_steps=steps)
-    else: res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps)
+    elif what=='train': res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps)
+    else: res = bench_infer(source, model=model, arch=arch, bs=bs)
     _print_table(res)
     if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
     return res
@@ -155,3 +159,79 @@ def fer_interpret(model:str, # model.pkl written by fer-train
     for r in res['most_confused'][:5]: print(f"  {r['actual']:>8} -> {r['predicted']:<8} {r['count']:>5}  ({r['share']:.1%} of {r['actual']})")
     print(f'wrote {out}/')
     return res
+
+# %% ../nbs/06_cli.ipynb #c019
+def _images(paths) -> list:
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.suffix.lower() in IMG_EXTS)
+        elif p.exists(): out.append(p)
+        else: raise CliError(f"{p} does not exist; give photos or folders of photos")
+    if not out: raise CliError(f"no images ({', '.join(sorted(IMG_EXTS))}) in {', '.join(map(str, paths))}")
+    return out
+
+@call_parse
+def fer_predict(model:str, # model.pkl from fer-train, or a .onnx file from fer-export
+                images:Annotated[str, 'photos, or folders of photos', dict(nargs='+')],
+                out:str=None, # folder for the annotated photos
+                json_out:bool=False, # print the results as JSON (box, emotion, probabilities per face)
+                margin:float=0.15): # each face's box grows by this share of its size on every side
+    "Find the faces in photos and the emotion of each; optionally write the photos annotated"
+    from PIL import Image
+    from fer_fastai.inference import load_model, predict_faces, annotate, load_image
+    try:
+        m, files = load_model(model), _images(images)
+        results = {}
+        for f in files:
+            rgb = load_image(f)
+            res = results[str(f)] = predict_faces(m, rgb, margin=margin)
+            if out is not None:
+                Path(out).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(annotate(rgb, res)).save(Path(out)/f'{f.stem}_fer.png')
+            if not json_out:
+                print(f"{f}: {len(res)} face{'s'*(len(res)!=1)}")
+                for r in res.itertuples(index=False): print(f"  box x={r.x} y={r.y} w={r.w} h={r.h}  {r.emotion} {getattr(r, r.emotion):.2f}")
+    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
+    if json_out: print(json.dumps({k: v.to_dict('records') for k, v in results.items()}, indent=1))
+    if out is not None and not json_out: print(f'wrote {len(files)} annotated photo(s) to {out}/')
+    return results
+
+@call_parse
+def fer_video(model:str, # model.pkl from fer-train, or a .onnx file from fer-export
+              video:str, # the video to annotate (MP4, AVI, ...)
+              out:str='fer_video.mp4', # the annotated video to write
+              csv:str=None, # the per-frame table (default: OUT with .csv)
+              plot:str=None, # the plot of emotions over time (default: OUT with .png)
+              every:int=1, # classify every n-th frame, keep the result in between
+              margin:float=0.15): # each face's box grows by this share of its size on every side
+    "Annotate the faces of a video with their emotions; write the video, a per-frame table and a plot over time"
+    import matplotlib; matplotlib.use('Agg')
+    from fer_fastai.inference import load_model, predict_video, plot_video_emotions
+    out = Path(out)
+    csv, plot = ifnone(csv, out.with_suffix('.csv')), ifnone(plot, out.with_suffix('.png'))
+    try: df = predict_video(load_model(model), video, out=out, csv=csv, every=every, margin=margin)
+    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
+    if len(df): plot_video_emotions(df, plot, title=Path(video).name)
+    print(f"{df.attrs['frames']} frames, {df.frame.nunique()} with faces, {len(df)} face rows; wrote {out}, {csv}" + (f", {plot}" if len(df) else ''))
+    return df
+
+@call_parse
+def fer_export(model:str, # model.pkl from fer-train
+               out:str='fer.onnx'): # the ONNX file to write
+    "Export a trained FER model to ONNX (input transforms and softmax inside) for onnxruntime"
+    from fer_fastai.learner import load_fer_learner
+    from fer_fastai.inference import export_onnx
+    try: print(f'wrote {export_onnx(load_fer_learner(model), out)}')
+    except (FileNotFoundError, ValueError) as e: raise CliError(str(e))
+
+@call_parse
+def fer_app(model:str, # model.pkl from fer-train, or a .onnx file from fer-export
+            host:str='127.0.0.1', # address to serve on (0.0.0.0 for every interface)
+            port:int=7860, # port to serve on
+            share:bool=False): # also open a public gradio.live link
+    "Serve the Gradio app: a photo or webcam frame in, faces with their emotions and the CAM out"
+    try: from fer_fastai.app import fer_app as app
+    except ImportError as e: raise CliError(f"the app needs Gradio: pip install 'fer_fastai[app]' ({e})")
+    try: demo = app(model)
+    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
+    demo.launch(server_name=host, server_port=port, share=share)
