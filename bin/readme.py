@@ -14,4 +14,5 @@ def cell_md(c) -> str:
 root = Path(__file__).resolve().parents[1]
 nb = json.loads((root/'nbs'/'index.ipynb').read_text())
 md = '\n\n'.join(s for s in map(cell_md, nb['cells']) if s.strip())
+md = md.replace('](images/', '](nbs/images/')   # pictures live beside the notebooks
 (root/'README.md').write_text('<!-- generated from nbs/index.ipynb by bin/readme.py: edit the notebook -->\n\n' + md.strip() + '\n')
