@@ -174,10 +174,11 @@ def _images(paths) -> list:
 def fer_predict(model:str, # model.pkl from fer-train, or a .onnx file from fer-export
                 images:Annotated[str, 'photos, or folders of photos', dict(nargs='+')],
                 out:str=None, # folder for the annotated photos
-                json_out:bool=False, # print the results as JSON (box, emotion, probabilities per face)
+                json:bool=False, # print the results as JSON (box, emotion, probabilities per face)
                 margin:float=0.15): # each face's box grows by this share of its size on every side
     "Find the faces in photos and the emotion of each; optionally write the photos annotated"
     from PIL import Image
+    from json import dumps
     from fer_fastai.inference import load_model, predict_faces, annotate, load_image
     try:
         m, files = load_model(model), _images(images)
@@ -188,12 +189,12 @@ def fer_predict(model:str, # model.pkl from fer-train, or a .onnx file from fer-
             if out is not None:
                 Path(out).mkdir(parents=True, exist_ok=True)
                 Image.fromarray(annotate(rgb, res)).save(Path(out)/f'{f.stem}_fer.png')
-            if not json_out:
+            if not json:
                 print(f"{f}: {len(res)} face{'s'*(len(res)!=1)}")
                 for r in res.itertuples(index=False): print(f"  box x={r.x} y={r.y} w={r.w} h={r.h}  {r.emotion} {getattr(r, r.emotion):.2f}")
     except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
-    if json_out: print(json.dumps({k: v.to_dict('records') for k, v in results.items()}, indent=1))
-    if out is not None and not json_out: print(f'wrote {len(files)} annotated photo(s) to {out}/')
+    if json: print(dumps({k: v.to_dict('records') for k, v in results.items()}, indent=1))
+    if out is not None and not json: print(f'wrote {len(files)} annotated photo(s) to {out}/')
     return results
 
 @call_parse

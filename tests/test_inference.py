@@ -36,7 +36,7 @@ def test_fer_predict_photo_and_folder(model, photo, tmp_path):
     assert 'astronaut.jpg: 1 face' in r.stdout and 'blank.png: 0 faces' in r.stdout
     ann = np.asarray(Image.open(tmp_path/'ann'/'astronaut_fer.png'))
     assert ann.shape == (512, 512, 3) and (ann != np.asarray(Image.open(photo))).any()
-    r = run('fer-predict', model, photo.parent, '--json-out')
+    r = run('fer-predict', model, photo.parent, '--json')
     res = json.loads(r.stdout)[str(photo)]
     lib = predict_faces(load_model(model), photo)
     assert len(res) == 1 and res[0]['emotion'] == lib.emotion[0]
