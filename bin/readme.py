@@ -1,6 +1,6 @@
 """Write README.md from nbs/index.ipynb: markdown cells as they are, code cells as python blocks with their text outputs.
 nbdev-readme needs Quarto, which cannot be installed from the package registries; this keeps README.md generated all the same."""
-import json
+import json, re
 from pathlib import Path
 
 def cell_md(c) -> str:
@@ -14,5 +14,5 @@ def cell_md(c) -> str:
 root = Path(__file__).resolve().parents[1]
 nb = json.loads((root/'nbs'/'index.ipynb').read_text())
 md = '\n\n'.join(s for s in map(cell_md, nb['cells']) if s.strip())
-md = md.replace('](images/', '](nbs/images/')   # pictures live beside the notebooks
+md = re.sub(r'\]\((?!https?:|#|/|nbs/)([^)]+)\)', r'](nbs/\1)', md)   # links and pictures relative to nbs/ (images, notebooks)
 (root/'README.md').write_text('<!-- generated from nbs/index.ipynb by bin/readme.py: edit the notebook -->\n\n' + md.strip() + '\n')
