@@ -8,6 +8,12 @@ BIN = Path(sys.executable).parent
 def run(*args):
     return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, env=os.environ)
 
+def train_small(src, out):
+    "fer-train a resnet18 from scratch for one epoch on `src` into `out`; fail with its stderr if it fails"
+    r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--epochs', '1', '--lr', '1e-3', '--bs', '16', '--out', out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
 def test_fer_data_table(tmp_path):
     r = run('fer-data', synth_fer(tmp_path/'f.csv.gz', n_per_class=3))
     assert r.returncode == 0, r.stderr
@@ -45,8 +51,7 @@ def test_fer_evaluate_errors(tmp_path):
 def test_fer_train_then_evaluate(tmp_path):
     "The commands end to end on synthetic faces: the folder has what it should, evaluate agrees with train"
     src = synth_fer(tmp_path/'f.csv', n_per_class=8, splits=('Training', 'PublicTest', 'PrivateTest'))
-    r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--epochs', '1', '--lr', '1e-3', '--bs', '16', '--out', tmp_path/'run')
-    assert r.returncode == 0, r.stderr[-2000:]
+    train_small(src, tmp_path/'run')
     files = sorted(p.name for p in (tmp_path/'run').iterdir() if p.is_file())
     assert files == ['confusion_matrix.png', 'history.csv', 'losses.png', 'metrics.json', 'model.pkl']
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
@@ -62,8 +67,7 @@ def test_fer_cam_writes_pngs(tmp_path):
     from PIL import Image
     from fer_fastai.synth import synth_faces
     src = synth_fer(tmp_path/'f.csv', n_per_class=4)
-    r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--epochs', '1', '--lr', '1e-3', '--bs', '16', '--out', tmp_path/'run')
-    assert r.returncode == 0, r.stderr[-2000:]
+    train_small(src, tmp_path/'run')
     r = run('fer-cam', tmp_path/'run'/'model.pkl', src, '--out', tmp_path/'grid.png')
     assert r.returncode == 0, r.stderr[-2000:]
     w, h = Image.open(tmp_path/'grid.png').size
@@ -79,8 +83,7 @@ def test_fer_interpret_writes_analysis(tmp_path):
     from fer_fastai.data import read_fer
     from fer_fastai.core import EMOTIONS
     src = synth_fer(tmp_path/'f.csv', n_per_class=6, splits=('Training', 'PublicTest', 'PrivateTest'))
-    r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--epochs', '1', '--lr', '1e-3', '--bs', '16', '--out', tmp_path/'run')
-    assert r.returncode == 0, r.stderr[-2000:]
+    train_small(src, tmp_path/'run')
     r = run('fer-interpret', tmp_path/'run'/'model.pkl', src, '--split', 'PrivateTest', '--k', '5', '--out', tmp_path/'int')
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path/'int').iterdir()) == ['confusion_matrix.png', 'interpretation.json', 'per_class.csv', 'top_losses.png']
