@@ -11,7 +11,8 @@ import numpy as np, torch, cv2
 from fastai.vision.all import Learner, Path
 from .core import *
 from .inference import load_image, predict_faces, annotate, crop_faces, load_model
-from .cam import grad_cam, cam_upsample, learner_faces
+from .learner import learner_faces
+from .cam import grad_cam, cam_upsample
 
 # %% auto #0
 __all__ = ['cam_overlay', 'analyse', 'fer_app']

@@ -12,11 +12,10 @@ from torch import nn
 from fastai.vision.all import *
 from fastai.callback.hook import Hook
 from .data import *
-from .learner import faces_dl
+from .learner import learner_faces
 
 # %% auto #0
-__all__ = ['default_layer', 'grad_cam', 'cam_upsample', 'n_hooks', 'head_affine', 'cam', 'show_cam', 'learner_faces', 'cam_grid',
-           'cam_emotions']
+__all__ = ['default_layer', 'grad_cam', 'cam_upsample', 'n_hooks', 'head_affine', 'cam', 'show_cam', 'cam_grid', 'cam_emotions']
 
 # %% ../nbs/03_cam.ipynb #c007
 def default_layer(learn) -> nn.Module:
@@ -93,10 +92,6 @@ def show_cam(face, cam, ax=None, alpha:float=0.5, cmap:str='jet', title:str=None
     ax.set_axis_off()
     if title: ax.set_title(title, fontsize=9)
     return ax
-
-def learner_faces(learn, faces) -> torch.Tensor:
-    "A batch of faces (arrays, images or paths) through `learn`'s validation transforms"
-    return faces_dl(learn, faces, bs=len(faces)).one_batch()[0]
 
 def cam_grid(learn, data:FerData=None, split:str='PublicTest', plus_plus:bool=False, fname=None, n:int=512):
     "For each emotion, the face of `split` the model is surest of, with the Grad-CAM of that emotion"

@@ -13,7 +13,7 @@ from PIL import Image
 from fastai.vision.all import Learner, Normalize, Path, progress_bar, store_attr, one_param
 from .core import *
 from .data import FerError, IMG_EXTS, to_face
-from .learner import faces_dl, load_fer_learner
+from .learner import learner_faces, load_fer_learner
 
 # %% auto #0
 __all__ = ['EMOTION_COLORS', 'load_image', 'HaarDetector', 'default_detector', 'crop_faces', 'face_probs', 'predict_faces',
@@ -73,7 +73,7 @@ def face_probs(model, faces) -> np.ndarray:
     "Probabilities (n,7) of grey faces of any size, from a fastai `Learner` or an `OnnxFer` predictor"
     if not len(faces): return np.zeros((0, len(EMOTIONS)), np.float32)
     if not isinstance(model, Learner): return model(faces)
-    xb = faces_dl(model, faces, bs=len(faces)).one_batch()[0]
+    xb = learner_faces(model, faces)
     m = model.model.eval()
     with torch.no_grad(): return m(xb.to(one_param(m).device)).as_subclass(torch.Tensor).float().softmax(1).cpu().numpy()
 
@@ -186,7 +186,7 @@ def _norm_stats(learn) -> tuple:
 def export_onnx(learn:Learner, path, opset:int=17) -> Path:
     "Write `learn`'s model with its input transforms and softmax as ONNX: grey faces (n,1,48,48) in [0,1] -> probabilities (n,7)"
     import warnings
-    size = int(faces_dl(learn, [np.zeros((FACE_SIZE, FACE_SIZE), np.uint8)]).one_batch()[0].shape[-1])
+    size = int(learner_faces(learn, [np.zeros((FACE_SIZE, FACE_SIZE), np.uint8)]).shape[-1])
     net = _Deployed(learn.model, size, *_norm_stats(learn)).cpu().float().eval()
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from .core import *
 from .data import *
-from .learner import fer_scores, report_table, plot_confusion
-from .cam import grad_cam, show_cam, learner_faces
+from .learner import fer_scores, report_table, plot_confusion, learner_faces
+from .cam import grad_cam, show_cam
 from fastai.vision.all import *
 from fastai.interpret import ClassificationInterpretation
 

@@ -17,8 +17,8 @@ from .data import *
 
 # %% auto #0
 __all__ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'WeightsError', 'fer_learner',
-           'launched', 'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'predict_emotions', 'fer_scores',
-           'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'train_fer']
+           'launched', 'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'learner_faces',
+           'predict_emotions', 'fer_scores', 'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'train_fer']
 
 # %% ../nbs/02_learner.ipynb #c007
 _TV = {f.__name__: f for f in model_meta if callable(f)}
@@ -233,6 +233,10 @@ def faces_dl(learn:Learner, faces, bs:int=64) -> TfmdDL:
     "A DataLoader of faces (images, paths or arrays, any size or colour) through `learn`'s validation transforms"
     to_face = FerFace()
     return learn.dls.test_dl([to_face(f) for f in faces], bs=bs)
+
+def learner_faces(learn:Learner, faces) -> torch.Tensor:
+    "One batch of faces (arrays, images or paths) through `learn`'s validation transforms"
+    return faces_dl(learn, faces, bs=len(faces)).one_batch()[0]
 
 def predict_emotions(learn:Learner, faces, bs:int=64) -> pd.DataFrame:
     "Emotion and the probability of each of the seven for every face (image, path or array)"
