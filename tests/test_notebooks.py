@@ -31,3 +31,27 @@ def test_colab_badge_and_install():
         installs = [''.join(c['source']) for c in _cells(nb)
                     if any(l.lstrip().startswith(('!pip install', '%pip install')) for l in ''.join(c['source']).splitlines())]
         assert installs and all('#| eval: false' in s for s in installs), f'{nb.name}: the Colab install cell must exist and be #| eval: false'
+
+SKIPPED = ('#| eval: false', '#| slow', '#| cuda', '#| real', '#| fer_faces')   # cells nbdev-test does not run here
+
+def _path_literals(src):
+    "String constants in a cell's Python (shell and magic lines dropped) that name a path outside the repository"
+    import ast
+    code = '\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('!', '%')))
+    return [n.value for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            and len(n.value) > 1 and (n.value.startswith(('/', '~')) or (n.value.startswith('..') and not _in_repo(n.value)))]
+
+def _in_repo(p):
+    "Whether `p`, relative to nbs/, stays inside the repository's folder (as `../runs/`, `bin/main`'s output, does)"
+    root = NBS[0].parents[1].resolve()
+    return (NBS[0].parent/p).resolve().is_relative_to(root)
+
+def test_path_literals_checked():
+    "The check below sees what it should: absolute paths, home paths and paths out of the repository"
+    assert _path_literals("open('/tmp/x.csv'); Path('~/fer'); f('../../shared/fer.csv'); g('../README.md', '../runs/m.pkl', 'a/b.png', '/')") == ['/tmp/x.csv', '~/fer', '../../shared/fer.csv']
+
+def test_no_paths_outside_the_repo():
+    "Cells that nbdev-test runs name no file outside the repository: data come from $FER2013_CSV, synth_fer or their own cells"
+    bad = [(nb.name, p) for nb in NBS for c in _cells(nb) if not any(f in ''.join(c['source']) for f in SKIPPED)
+           for p in _path_literals(''.join(c['source']))]
+    assert not bad, f'paths outside the repository in notebook cells CI runs: {bad}'
