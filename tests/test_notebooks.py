@@ -7,18 +7,24 @@ NBS = sorted((Path(__file__).parents[1]/'nbs').glob('*.ipynb'))
 def _cells(nb):
     return [c for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code']
 
+def _src(c): return ''.join(c['source'])
+
+def _flagged(c, *flags):
+    "Whether cell `c` carries one of the nbdev directives `flags` (e.g. 'fer_faces', 'eval: false')"
+    ds = [l.strip()[2:].strip() for l in _src(c).splitlines() if l.strip().startswith('#|')]
+    return any(d == f or d.startswith(f + ' ') for d in ds for f in flags)
+
 def test_notebooks_found():
     assert len(NBS) >= 10, NBS
 
 def test_no_fer_faces_in_outputs():
     "Cells that draw FER2013's faces (flag fer_faces) keep no output: the dataset is not redistributed"
-    flagged = [(nb.name, ''.join(c['source'])[:80]) for nb in NBS for c in _cells(nb)
-               if any(l.strip().startswith('#| fer_faces') for l in ''.join(c['source']).splitlines()) and c.get('outputs')]
+    flagged = [(nb.name, _src(c)[:80]) for nb in NBS for c in _cells(nb) if _flagged(c, 'fer_faces') and c.get('outputs')]
     assert not flagged, f'outputs kept in fer_faces cells: {flagged}; clear them (nbdev-test without --flags fer_faces)'
 
 def test_fer_faces_cells_exist():
     "The guard above has cells to guard (the CAM grid and the top losses on FER2013)"
-    n = sum(any(l.strip().startswith('#| fer_faces') for l in ''.join(c['source']).splitlines()) for nb in NBS for c in _cells(nb))
+    n = sum(_flagged(c, 'fer_faces') for nb in NBS for c in _cells(nb))
     assert n >= 2, n
 
 def test_colab_badge_and_install():
@@ -28,11 +34,10 @@ def test_colab_badge_and_install():
         md = ''.join(''.join(c['source']) for c in cells if c['cell_type'] == 'markdown')
         assert f'colab.research.google.com/github/fer-fastai/fer_fastai/blob/main/nbs/{nb.name})' in md, f'{nb.name} has no Colab badge to itself'
         if nb.name == 'index.ipynb': continue
-        installs = [''.join(c['source']) for c in _cells(nb)
-                    if any(l.lstrip().startswith(('!pip install', '%pip install')) for l in ''.join(c['source']).splitlines())]
-        assert installs and all('#| eval: false' in s for s in installs), f'{nb.name}: the Colab install cell must exist and be #| eval: false'
+        installs = [c for c in _cells(nb) if any(l.lstrip().startswith(('!pip install', '%pip install')) for l in _src(c).splitlines())]
+        assert installs and all(_flagged(c, 'eval: false') for c in installs), f'{nb.name}: the Colab install cell must exist and be #| eval: false'
 
-SKIPPED = ('#| eval: false', '#| slow', '#| cuda', '#| real', '#| fer_faces')   # cells nbdev-test does not run here
+SKIPPED = ('eval: false', 'slow', 'cuda', 'real', 'fer_faces')   # directives of the cells nbdev-test does not run here
 
 def _path_literals(src):
     "String constants in a cell's Python (shell and magic lines dropped) that name a path outside the repository"
@@ -52,6 +57,5 @@ def test_path_literals_checked():
 
 def test_no_paths_outside_the_repo():
     "Cells that nbdev-test runs name no file outside the repository: data come from $FER2013_CSV, synth_fer or their own cells"
-    bad = [(nb.name, p) for nb in NBS for c in _cells(nb) if not any(f in ''.join(c['source']) for f in SKIPPED)
-           for p in _path_literals(''.join(c['source']))]
+    bad = [(nb.name, p) for nb in NBS for c in _cells(nb) if not _flagged(c, *SKIPPED) for p in _path_literals(_src(c))]
     assert not bad, f'paths outside the repository in notebook cells CI runs: {bad}'
