@@ -37,7 +37,9 @@ def test_colab_badge_and_install():
         installs = [c for c in _cells(nb) if any(l.lstrip().startswith(('!pip install', '%pip install')) for l in _src(c).splitlines())]
         assert installs and all(_flagged(c, 'eval: false') for c in installs), f'{nb.name}: the Colab install cell must exist and be #| eval: false'
 
-SKIPPED = ('eval: false', 'slow', 'cuda', 'real', 'fer_faces')   # directives of the cells nbdev-test does not run here
+import tomllib
+# directives of the cells nbdev-test does not run here: `eval: false` and the project's tst_flags
+SKIPPED = ('eval: false', *tomllib.loads((NBS[0].parents[1]/'pyproject.toml').read_text())['tool']['nbdev']['tst_flags'].split())
 
 def _path_literals(src):
     "String constants in a cell's Python (shell and magic lines dropped) that name a path outside the repository"
