@@ -105,26 +105,30 @@ def _fit_speed(learn) -> float:
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-4, cbs=timer)
     return timer.n/timer.secs
 
-def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE, n_batches:int=20, naive:bool=True) -> dict:
-    "Images/s of training through fer_fastai's DataLoaders, a plain PyTorch loop and the naive PIL route"
+def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE, n_batches:int=20, naive:bool=True,
+                frozen_stem:bool=False) -> dict:
+    "Images/s of training through fer_fastai's DataLoaders, a plain PyTorch loop and the naive PIL route; all with the stem frozen if `frozen_stem`"
     from fastai.vision.all import ImageDataLoaders, Resize, Normalize, aug_transforms, imagenet_stats
-    from fer_fastai.learner import fer_learner
+    from fer_fastai.learner import fer_learner, stem_modules, freeze_modules, FrozenStem
     import tempfile, PIL.Image
     data = read_fer(source or default_fer_path())
     n = bs*(n_batches+1)
     tr = data.idxs('Training')[:n]; va = data.idxs('PublicTest')[:bs] if 'PublicTest' in data.splits else data.idxs('Training')[n:n+bs]
     sub = FerData(data.x[np.r_[tr, va]], data.y[np.r_[tr, va]], np.r_[['Training']*len(tr), ['PublicTest']*len(va)], source=data.source)
     dls = fer_dls(sub, bs=bs, size=size, device='cpu', stats=imagenet_stats)
-    learn = fer_learner(dls, arch, pretrained=False)
+    learn = fer_learner(dls, arch, pretrained=False)   # random weights: the speed is the same
+    stem = stem_modules(learn.model) if frozen_stem else []
+    if stem: learn.add_cb(FrozenStem(stem))
     init = {k: v.clone() for k,v in learn.model.state_dict().items()}
-    res = dict(arch=arch, bs=bs, size=size, images=n_batches*bs, threads=torch.get_num_threads())
+    res = dict(arch=arch, bs=bs, size=size, frozen_stem=frozen_stem, images=n_batches*bs, threads=torch.get_num_threads())
     res['fer_fastai_img_s'] = _fit_speed(learn)
     # the plain loop: same model from the same weights, faces already float, normalised and resized, in memory
     learn.model.load_state_dict(init)
     model = learn.model.train()
     xs = dls.valid.after_batch(TensorFace(torch.from_numpy(sub.x[:len(tr)])[:,None])).as_subclass(torch.Tensor)
     ys = torch.from_numpy(sub.y[:len(tr)])
-    opt, loss_fn = torch.optim.Adam(model.parameters(), lr=1e-4), torch.nn.CrossEntropyLoss()
+    freeze_modules(model, stem)
+    opt, loss_fn = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4), torch.nn.CrossEntropyLoss()
     for i in range(n_batches+1):
         if i==1: t = time.perf_counter()
         xb, yb = xs[i*bs:(i+1)*bs], ys[i*bs:(i+1)*bs]
@@ -143,6 +147,7 @@ def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE,
             from fer_fastai.learner import get_arch
             nlearn = vision_learner(ndls, get_arch(arch), pretrained=False)   # fastai's defaults: no channels_last
             nlearn.model.load_state_dict(init)
+            if stem: nlearn.add_cb(FrozenStem(stem))
             res['naive_img_s'] = _fit_speed(nlearn)
     return res
 

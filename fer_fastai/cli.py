@@ -44,11 +44,12 @@ def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'trai
               model:str=None, # `infer`: a fer-train model.pkl instead of a fresh `arch` learner
               bs:int=64, # batch size for `train`
               size:int=48, # input size for `train`
+              frozen_stem:bool=False, # `train`: with the stem frozen (as `fer-train --frozen-stem`)
               json_out:str=None): # also write the figures to this JSON file
     "Run a benchmark and print its figures"
     from fer_fastai.bench import bench_data, bench_train, bench_infer
     if what=='data': res = bench_data(source, baseline=not no_baseline, n_steps=steps)
-    elif what=='train': res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps)
+    elif what=='train': res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps, frozen_stem=frozen_stem)
     else: res = bench_infer(source, model=model, arch=arch, bs=bs)
     _print_table(res)
     if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
@@ -83,15 +84,17 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
               no_pretrained:bool=False, # train from scratch
               label_smoothing:float=0.1, # label smoothing of the cross-entropy
               class_weighted:bool=False, # weight the loss by inverse class frequency
+              frozen_stem:bool=False, # keep the pretrained stem (layers at stride <= 4) frozen throughout: ~1.9x faster on a CPU
               seed:int=42, # seed of the split, shuffles and initialisation
               out:str='runs/fer'): # folder for the model, history, metrics and figures
     "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
     if source is None: print(GET_FER); return 1
+    if frozen_stem and no_pretrained: raise CliError("--frozen-stem keeps the pretrained stem as it is: it cannot go with --no-pretrained")
     from fer_fastai.learner import train_fer, WeightsError
     try:
         learn, m = train_fer(source, out=out, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
                              lr_frozen=lr_frozen, lr_mult=lr_mult, weights=weights, pretrained=not no_pretrained, label_smoothing=label_smoothing,
-                             class_weighted=class_weighted, seed=seed)
+                             class_weighted=class_weighted, frozen_stem=frozen_stem, seed=seed)
     except (FerError, FileNotFoundError, WeightsError) as e: raise CliError(str(e))
     if 'valid' not in m: return print(f"rank {m['rank']} of {m['world_size']}: trained {m['batches']} batches")
     v = m['valid']

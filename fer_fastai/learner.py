@@ -7,7 +7,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/learner.html.md"""
 # %% ../nbs/02_learner.ipynb #c004
 from __future__ import annotations
 from .core import *
-import json, os, re, socket, time
+import json, os, re, socket, sys, time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np, pandas as pd, torch, timm
@@ -17,8 +17,9 @@ from .data import *
 
 # %% auto #0
 __all__ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'WeightsError', 'has_depthwise',
-           'fer_learner', 'launched', 'EpochLog', 'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'learner_faces',
-           'predict_emotions', 'fer_scores', 'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'train_fer']
+           'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fer_learner', 'launched', 'EpochLog',
+           'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'learner_faces', 'predict_emotions', 'fer_scores',
+           'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'train_fer']
 
 # %% ../nbs/02_learner.ipynb #c007
 _TV = {f.__name__: f for f in model_meta if callable(f)}
@@ -117,9 +118,49 @@ def has_depthwise(model:nn.Module) -> bool:
     "Whether `model` has grouped (depthwise) convolutions: on a CPU they train about twice as fast in channels_last"
     return any(isinstance(m, nn.Conv2d) and m.groups>1 for m in model.modules())
 
+def stem_modules(model:nn.Module, reduction:int=4, size:int=64) -> list:
+    "Names of the modules with weights that run before the first convolution whose output is below 1/`reduction` of the input's size"
+    calls, hooks = [], []
+    for name, m in model.named_modules():
+        if next(m.parameters(recurse=False), None) is not None:
+            hooks.append(m.register_forward_hook(lambda m, i, o, name=name: calls.append((name, m, o))))
+    training = model.training
+    try:
+        with torch.no_grad(): model.eval()(torch.zeros(1, 3, size, size, device=one_param(model).device))
+    finally:
+        for h in hooks: h.remove()
+        model.train(training)
+    names = []
+    for name, m, o in calls:
+        # a convolution to 1x1 is a squeeze-excitation gate, not the feature map shrinking
+        if isinstance(m, nn.Conv2d) and 1 < o.shape[-1] < size/reduction: return names
+        if name not in names: names.append(name)
+    raise ValueError(f"the model never reduces a {size}px input below {size//reduction}px: it has no stem to freeze")
+
+def freeze_modules(model:nn.Module, names:list):
+    "Stop the weights of the modules `names` (their own, not their children's) from learning"
+    mods = dict(model.named_modules())
+    for n in names:
+        for p in mods[n].parameters(recurse=False): p.requires_grad_(False)
+
+def reuse_freed_memory() -> bool:
+    "Have glibc keep the memory torch frees for the next batch instead of handing it back and faulting it in again; False where it cannot"
+    if os.environ.get('FER_MALLOC_TUNING', '1')=='0' or not sys.platform.startswith('linux'): return False
+    import ctypes
+    try: mallopt = ctypes.CDLL('libc.so.6').mallopt
+    except (OSError, AttributeError): return False   # not glibc (musl, ...)
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+    return all(mallopt(k, v)==1 for k, v in ((M_TRIM_THRESHOLD, 2**31-1), (M_TOP_PAD, 2**28), (M_MMAP_THRESHOLD, 2**25)))
+
+class FrozenStem(Callback):
+    "Keep the modules `names` (the stem: the layers at the largest feature maps) frozen in every stage, BatchNorm included"
+    order = 0   # before `DistributedTrainer` wraps the model
+    def __init__(self, names:list): self.names = names
+    def before_fit(self): freeze_modules(self.learn.model, self.names)
+
 @delegates(vision_learner)
 def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights:str|Path=None, label_smoothing:float=0.,
-                class_weighted:bool=False, metrics=None, **kwargs) -> Learner:
+                class_weighted:bool=False, frozen_stem:bool=False, metrics=None, **kwargs) -> Learner:
     "A fastai `Learner` for FER: torchvision or timm `arch`, ImageNet weights from the hub or the file `weights`"
     a = get_arch(arch)
     name = a if isinstance(a, str) else a.__name__
@@ -148,7 +189,12 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
         x = dls.fer.x[dls.fer.idxs('Training')[:5000]]/255 if hasattr(dls, 'fer') else dls.one_batch()[0]
         dls.add_tfms([Normalize.from_stats([float(x.mean())]*3, [float(x.std())]*3)], 'after_batch')
     if getattr(dls.device, 'type', None)=='cuda': learn = learn.to_fp16().to_channelslast()
-    elif has_depthwise(learn.model): learn = learn.to_channelslast(use_amp=False)   # oneDNN's depthwise kernels want NHWC
+    else:
+        reuse_freed_memory()
+        if has_depthwise(learn.model): learn = learn.to_channelslast(use_amp=False)   # oneDNN's depthwise kernels want NHWC
+    if frozen_stem:
+        if not getattr(learn, 'pretrained', False): raise ValueError("frozen_stem keeps pretrained layers as they are: it needs pretrained weights")
+        learn.add_cb(FrozenStem(stem_modules(learn.model)))
     learn.arch_name = name
     return learn
 
@@ -320,7 +366,7 @@ def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:in
         if not show: plt.close('all')
         learn.export(out/'model.pkl')
     metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=lr_mult, seed=seed,
-                   pretrained=bool(getattr(learn, 'pretrained', False)), lrs=getattr(learn, 'stage_lrs', {}), train_seconds=secs,
+                   pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))), lrs=getattr(learn, 'stage_lrs', {}), train_seconds=secs,
                    source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
     (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
     return learn, metrics

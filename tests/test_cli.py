@@ -96,3 +96,18 @@ def test_fer_interpret_writes_analysis(tmp_path):
     assert f"accuracy {res['accuracy']:.4f}" in r.stdout
     r = run('fer-interpret', tmp_path/'run'/'model.pkl', synth_fer(tmp_path/'g.csv', n_per_class=2), '--split', 'PrivateTest')
     assert r.returncode == 1 and 'has no PrivateTest rows' in r.stderr and 'Traceback' not in r.stderr
+
+def test_fer_train_frozen_stem(tmp_path):
+    "--frozen-stem: the stem leaves training with exactly its ImageNet weights, the layers after it have learnt"
+    import torch
+    from fer_fastai.learner import load_fer_learner, lite0_state_dict
+    src = synth_fer(tmp_path/'f.csv', n_per_class=4)
+    r = run('fer-train', src, '--arch', 'efficientnet_lite0', '--size', '64', '--epochs', '1', '--lr-frozen', '1e-3', '--lr', '1e-3',
+            '--bs', '16', '--frozen-stem', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path/'run'/'metrics.json').read_text())['frozen_stem'] is True
+    body, sd = load_fer_learner(tmp_path/'run'/'model.pkl').model[0].model.state_dict(), lite0_state_dict()
+    for k in ('conv_stem.weight', 'bn1.weight', 'blocks.1.1.conv_dw.weight', 'blocks.1.1.bn3.bias'): assert torch.equal(body[k], sd[k]), k
+    for k in ('blocks.2.0.conv_dw.weight', 'blocks.3.0.conv_pw.weight', 'conv_head.weight'): assert not torch.equal(body[k], sd[k]), k
+    r = run('fer-train', src, '--no-pretrained', '--frozen-stem', '--out', tmp_path/'x')
+    assert r.returncode == 1 and 'cannot go with --no-pretrained' in r.stderr and 'Traceback' not in r.stderr
