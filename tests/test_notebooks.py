@@ -61,3 +61,22 @@ def test_no_paths_outside_the_repo():
     "Cells that nbdev-test runs name no file outside the repository: data come from $FER2013_CSV, synth_fer or their own cells"
     bad = [(nb.name, p) for nb in NBS for c in _cells(nb) if not _flagged(c, *SKIPPED) for p in _path_literals(_src(c))]
     assert not bad, f'paths outside the repository in notebook cells CI runs: {bad}'
+
+def test_tutorial_outputs_from_a_full_run():
+    "10_tutorial_fer2013 keeps the outputs of its full run on all of FER2013 (FER_FULL=1 or a GPU), not those of CI's small version"
+    import re
+    nb = next(nb for nb in NBS if nb.name == '10_tutorial_fer2013.ipynb')
+    text = ''.join(''.join(o.get('text', '')) for c in _cells(nb) for o in c.get('outputs', []))
+    m = re.search(r'on (\d+) faces at (\d+) px: frozen ([\d.]+)%, unfrozen ([\d.]+)%', text)
+    assert m, 'no results line kept: refresh with FER_FULL=1 nbdev-test --save --cell-timeout 0 --file-re ^10_ (DEVELOPERS.md)'
+    assert int(m[1]) > 25_000 and float(m[4]) > 50, m[0]
+
+def test_kept_text_outputs_are_tidy():
+    "Kept text outputs read as a terminal shows them: no carriage-return progress bars (bin/tidy_outputs.py after nbdev-test --save)"
+    import sys
+    sys.path.insert(0, str(NBS[0].parents[1]/'bin'))
+    from tidy_outputs import tidy
+    assert tidy('█epoch  loss\n█Epoch 1/2 : |--| 0.00% [0/9 00:00<?]\rEpoch 1/2 : |█-| 50.00% [4/9 00:01<00:01]\r0  1.6\n |██| 100.00% [9/9 00:02<00:00]\r  \rdone\n') == 'epoch  loss\n0  1.6\ndone\n'
+    untidy = [(nb.name, _src(c)[:60]) for nb in NBS for c in _cells(nb) for o in c.get('outputs', [])
+              if o.get('output_type') == 'stream' and tidy(''.join(o['text'])) != ''.join(o['text'])]
+    assert not untidy, f'progress bars kept in {untidy}: run python3 bin/tidy_outputs.py'
