@@ -11,24 +11,22 @@ def tidy(text:str) -> str:
     "The text as a terminal ends up showing it, without lines that are only a progress bar"
     lines = []
     for line in text.split('\n'):
-        seen = [s for s in line.split('\r') if s.strip()]
-        line = seen[-1].lstrip('█') if seen else ''
-        if not BAR.match(line) or not line.strip() and not seen: lines.append(line.rstrip())
+        seen = [s for s in line.split('\r') if s.strip()]   # what each carriage return overwrote
+        if not seen: lines.append(''); continue              # an empty line stays
+        line = seen[-1].lstrip('█').rstrip()
+        if not BAR.match(line): lines.append(line)
     return '\n'.join(lines)
 
 def tidy_nb(path:Path) -> bool:
     "Tidy every stream output of notebook `path` in place; whether it changed"
     nb = json.loads(path.read_text())
-    changed = False
+    before = json.dumps(nb)
     for c in nb['cells']:
-        for o in c.get('outputs', []):
-            if o.get('output_type') != 'stream': continue
-            text = ''.join(o['text'])
-            new = tidy(text)
-            if new != text: o['text'], changed = new.splitlines(keepends=True), True
-        n = len(c.get('outputs', []))
-        if n: c['outputs'] = [o for o in c['outputs'] if o.get('output_type') != 'stream' or ''.join(o['text']).strip()]
-        changed |= n != len(c.get('outputs', []))
+        if not c.get('outputs'): continue
+        for o in c['outputs']:
+            if o.get('output_type') == 'stream': o['text'] = tidy(''.join(o['text'])).splitlines(keepends=True)
+        c['outputs'] = [o for o in c['outputs'] if o.get('output_type') != 'stream' or ''.join(o['text']).strip()]   # bars only: gone
+    changed = json.dumps(nb) != before
     if changed: path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     return changed
 
