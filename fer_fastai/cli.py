@@ -80,6 +80,7 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
               lr:float=None, # top learning rate of the unfrozen stage (default: from lr_find)
               lr_frozen:float=None, # learning rate of the frozen stage (default: from lr_find)
               lr_mult:float=100, # unfrozen: the body's first layers train at lr/lr_mult, the head at lr
+              keep_se:float=1., # keep the latest epoch whose valid loss is within this many standard errors of the lowest (0: the lowest)
               weights:str=None, # local ImageNet state dict for the body, instead of the hub
               no_pretrained:bool=False, # train from scratch
               label_smoothing:float=0.1, # label smoothing of the cross-entropy
@@ -93,7 +94,7 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
     from fer_fastai.learner import train_fer, WeightsError
     try:
         learn, m = train_fer(source, out=out, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
-                             lr_frozen=lr_frozen, lr_mult=lr_mult, weights=weights, pretrained=not no_pretrained, label_smoothing=label_smoothing,
+                             lr_frozen=lr_frozen, lr_mult=lr_mult, keep_se=keep_se, weights=weights, pretrained=not no_pretrained, label_smoothing=label_smoothing,
                              class_weighted=class_weighted, frozen_stem=frozen_stem, seed=seed)
     except (FerError, FileNotFoundError, WeightsError) as e: raise CliError(str(e))
     if 'valid' not in m: return print(f"rank {m['rank']} of {m['world_size']}: trained {m['batches']} batches")

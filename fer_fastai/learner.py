@@ -7,7 +7,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/learner.html.md"""
 # %% ../nbs/02_learner.ipynb #c004
 from __future__ import annotations
 from .core import *
-import json, os, re, socket, sys, time
+import json, math, os, re, socket, sys, time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np, pandas as pd, torch, timm
@@ -18,8 +18,8 @@ from .data import *
 # %% auto #0
 __all__ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'WeightsError', 'has_depthwise',
            'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fer_learner', 'launched', 'EpochLog',
-           'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'learner_faces', 'predict_emotions', 'fer_scores',
-           'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'train_fer']
+           'keep_epoch', 'KeepBestEpoch', 'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'learner_faces',
+           'predict_emotions', 'fer_scores', 'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'train_fer']
 
 # %% ../nbs/02_learner.ipynb #c007
 _TV = {f.__name__: f for f in model_meta if callable(f)}
@@ -239,6 +239,38 @@ class EpochLog(Callback):
     def after_epoch(self):
         if getattr(self.recorder, 'log', None): self.rows.append([self.stage, *self.recorder.log])
 
+def keep_epoch(losses:list, ses:list, k:float=1.) -> int:
+    "Index of the latest epoch whose loss is within `k` standard errors `ses` of the lowest loss"
+    best = int(np.argmin(losses))
+    return max(i for i in range(best, len(losses)) if losses[i] <= losses[best] + k*ses[best])
+
+class KeepBestEpoch(SaveModelCallback):
+    "Save and, at the end, load the epoch `keep_epoch` picks: the latest within `se` standard errors of the lowest valid loss"
+    def __init__(self, fname:str='model', se:float=1.):
+        super().__init__(monitor='valid_loss', fname=fname)
+        self.se = se
+    def before_fit(self):
+        super().before_fit()
+        self.losses, self.ses, self.kept, self.best_se = [], [], None, 0.
+    def before_validate(self): self.sample_losses = []
+    def after_loss(self):
+        "Each face's loss in validation, for the standard error of their mean"
+        lf = self.learn.loss_func
+        if self.training or not hasattr(lf, 'reduction'): return
+        red, lf.reduction = lf.reduction, 'none'
+        try: self.sample_losses.append(lf(self.pred, *self.yb).detach().float().flatten().cpu())
+        finally: lf.reduction = red
+    def after_epoch(self):
+        "Save this epoch if it is within `se` standard errors of the lowest valid loss so far (online `keep_epoch`)"
+        val = float(self.recorder.values[-1][self.idx])
+        l = torch.cat(self.sample_losses) if self.sample_losses else torch.zeros(0)
+        se = float(l.std()/math.sqrt(len(l))) if len(l)>1 else 0.
+        self.losses.append(val); self.ses.append(se)
+        if val < self.best: self.best, self.best_se = val, se
+        if val <= self.best + self.se*self.best_se:
+            self.kept = self.epoch
+            self._save(self.fname)
+
 def _lr_find(learn, name:str, out:Path|None, show:bool, num_it:int=100) -> float:
     "Run `lr_find`, save its curve as `out/lr_find_{name}.png`, return the valley's rate"
     res = learn.lr_find(suggest_funcs=(valley,), show_plot=show or out is not None, num_it=num_it)
@@ -250,8 +282,8 @@ def _lr_find(learn, name:str, out:Path|None, show:bool, num_it:int=100) -> float
     return res.valley
 
 def fine_tune_staged(learn:Learner, freeze_epochs:int=1, epochs:int=5, lr_frozen:float=None, lr:float=None,
-                     lr_mult:float=100, out:str|Path=None, show:bool=False, num_it:int=100, **kwargs) -> pd.DataFrame:
-    "Frozen `fit_one_cycle`, then unfrozen with rates slice(lr/lr_mult, lr); rates from `lr_find` unless given; best epochs kept"
+                     lr_mult:float=100, keep_se:float=1., out:str|Path=None, show:bool=False, num_it:int=100, **kwargs) -> pd.DataFrame:
+    "Frozen `fit_one_cycle`, then unfrozen with rates slice(lr/lr_mult, lr); rates from `lr_find` unless given; best epochs kept (`KeepBestEpoch`)"
     out = Path(out) if out is not None else None
     if out is not None: out.mkdir(parents=True, exist_ok=True)
     logs = []
@@ -260,11 +292,12 @@ def fine_tune_staged(learn:Learner, freeze_epochs:int=1, epochs:int=5, lr_frozen
         if not n: continue
         learn.freeze() if stage=='frozen' else learn.unfreeze()
         if rate is None: rate = _rank0(_lr_find, learn, stage, out, show, num_it)
-        log = EpochLog(stage)
+        log, keep = EpochLog(stage), KeepBestEpoch(fname=f'best_{stage}', se=keep_se)
         lrs = rate if stage=='frozen' or not learn.pretrained else slice(rate/lr_mult, rate)
-        with _distrib(learn): learn.fit_one_cycle(n, lrs, cbs=[log, SaveModelCallback(monitor='valid_loss', fname=f'best_{stage}')], **kwargs)
+        with _distrib(learn): learn.fit_one_cycle(n, lrs, cbs=[log, keep], **kwargs)
         learn.stage_lrs = getattr(learn, 'stage_lrs', {}) | {stage: rate}
         learn.stage_batches = getattr(learn, 'stage_batches', {}) | {stage: learn.train_iter}
+        learn.stage_kept = getattr(learn, 'stage_kept', {}) | {stage: dict(epoch=keep.kept, valid_loss=keep.losses, se=keep.ses)}
         logs += log.rows
     names = ['stage', *learn.recorder.metric_names[:-1], 'time']
     return pd.DataFrame(logs, columns=names[:len(logs[0])] if logs else names)
@@ -346,14 +379,14 @@ def plot_confusion(res:dict, fname=None, title='confusion matrix'):
 
 @delegates(fer_learner)
 def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:int=64, epochs:int=5, freeze_epochs:int=1,
-              lr:float=None, lr_frozen:float=None, lr_mult:float=100, seed:int=42, num_it:int=100, show:bool=False, **kwargs) -> tuple:
+              lr:float=None, lr_frozen:float=None, lr_mult:float=100, keep_se:float=1., seed:int=42, num_it:int=100, show:bool=False, **kwargs) -> tuple:
     "Train by the staged recipe and write model.pkl, history.csv, metrics.json and the PNGs to `out`; return (learn, metrics)"
     import matplotlib; import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     dls = rank0_first(fer_dls, source, bs=bs, size=size, seed=seed) if launched() else fer_dls(source, bs=bs, size=size, seed=seed)
     learn = fer_learner(dls, arch, path=out, **kwargs)
-    hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, lr_mult=lr_mult, out=out,
+    hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, lr_mult=lr_mult, keep_se=keep_se, out=out,
                             show=show, num_it=num_it)
     secs = time.time()-t0
     dist = dict(world_size=max(num_distrib(), 1), rank=rank_distrib(), batches=getattr(learn, 'stage_batches', {}))
@@ -366,7 +399,7 @@ def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:in
         if not show: plt.close('all')
         learn.export(out/'model.pkl')
     metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=lr_mult, seed=seed,
-                   pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))), lrs=getattr(learn, 'stage_lrs', {}), train_seconds=secs,
+                   pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))), lrs=getattr(learn, 'stage_lrs', {}), keep_se=keep_se, kept=getattr(learn, 'stage_kept', {}), train_seconds=secs,
                    source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
     (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
     return learn, metrics

@@ -55,6 +55,8 @@ def test_fer_train_then_evaluate(tmp_path):
     files = sorted(p.name for p in (tmp_path/'run').iterdir() if p.is_file())
     assert files == ['confusion_matrix.png', 'history.csv', 'losses.png', 'metrics.json', 'model.pkl']
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    kept = m['kept']['unfrozen']   # one epoch: it is the one kept, its loss and standard error recorded
+    assert m['keep_se'] == 1.0 and kept['epoch'] == 0 and len(kept['valid_loss']) == 1 and kept['se'][0] > 0
     r = run('fer-evaluate', tmp_path/'run'/'model.pkl', src, '--split', 'PublicTest', '--json-out', tmp_path/'ev.json')
     assert r.returncode == 0, r.stderr[-2000:]
     ev = json.loads((tmp_path/'ev.json').read_text())
