@@ -251,7 +251,7 @@ class KeepBestEpoch(SaveModelCallback):
         self.se = se
     def before_fit(self):
         super().before_fit()
-        self.losses, self.ses, self.kept, self.best_se = [], [], None, 0.
+        self.losses, self.ses, self.kept = [], [], None
     def before_validate(self): self.sample_losses = []
     def after_loss(self):
         "Each face's loss in validation, for the standard error of their mean"
@@ -261,13 +261,12 @@ class KeepBestEpoch(SaveModelCallback):
         try: self.sample_losses.append(lf(self.pred, *self.yb).detach().float().flatten().cpu())
         finally: lf.reduction = red
     def after_epoch(self):
-        "Save this epoch if it is within `se` standard errors of the lowest valid loss so far (online `keep_epoch`)"
+        "Save this epoch if `keep_epoch` picks it from the epochs so far (it then stays the pick unless a later one is)"
         val = float(self.recorder.values[-1][self.idx])
         l = torch.cat(self.sample_losses) if self.sample_losses else torch.zeros(0)
         se = float(l.std()/math.sqrt(len(l))) if len(l)>1 else 0.
         self.losses.append(val); self.ses.append(se)
-        if val < self.best: self.best, self.best_se = val, se
-        if val <= self.best + self.se*self.best_se:
+        if keep_epoch(self.losses, self.ses, self.se) == len(self.losses)-1:
             self.kept = self.epoch
             self._save(self.fname)
 
