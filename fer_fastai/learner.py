@@ -396,7 +396,7 @@ def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:in
         res = evaluate(learn)
         plot_confusion(res, out/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
         if not show: plt.close('all')
-        learn.export(out/'model.pkl')
+        learn.export('model.pkl')   # fastai writes to learn.path/fname, and learn.path is out
     metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=lr_mult, seed=seed,
                    pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))), lrs=getattr(learn, 'stage_lrs', {}), keep_se=keep_se, kept=getattr(learn, 'stage_kept', {}), train_seconds=secs,
                    source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
