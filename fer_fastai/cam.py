@@ -64,7 +64,7 @@ def head_affine(head:nn.Module) -> tuple:
         if isinstance(m, nn.BatchNorm1d):
             s = m.weight/torch.sqrt(m.running_var + m.eps)
             t = m.bias - m.running_mean*s
-        elif isinstance(m, nn.Linear): s, t = m.weight, ifnone(m.bias, torch.zeros(m.out_features))
+        elif isinstance(m, nn.Linear): s, t = m.weight, ifnone(m.bias, m.weight.new_zeros(m.out_features))
         else: raise ValueError(f"plain CAM needs a head with no nonlinearity after the pooling, this one has {type(m).__name__}; "
                                "build the learner with fer_learner(dls, arch, concat_pool=False, lin_ftrs=[]) or use grad_cam")
         if s.ndim==1: W, b = (torch.diag(s) if W is None else s[:,None]*W), (t if b is None else s*b + t)
@@ -86,7 +86,7 @@ def show_cam(face, cam, ax=None, alpha:float=0.5, cmap:str='jet', title:str=None
     "Show a grey face (H,W) with a class activation map (h,w) upsampled over it"
     import matplotlib.pyplot as plt
     face = np.asarray(face, dtype=np.float32)
-    cam = cam_upsample(torch.as_tensor(cam, dtype=torch.float32)[None], face.shape[-2:])[0].numpy()
+    cam = cam_upsample(torch.as_tensor(cam).detach().float().cpu()[None], face.shape[-2:])[0].numpy()
     if ax is None: _, ax = plt.subplots(figsize=(3,3))
     ax.imshow(face, cmap='gray'); ax.imshow(cam, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
     ax.set_axis_off()

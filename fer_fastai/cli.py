@@ -87,6 +87,7 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
               class_weighted:bool=False, # weight the loss by inverse class frequency
               frozen_stem:bool=False, # keep the pretrained stem (layers at stride <= 4) frozen throughout: cheaper steps on a CPU
               seed:int=42, # seed of the split, shuffles and initialisation
+              max_per_class:int=None, # train on at most this many faces of each emotion (a quick run)
               out:str='runs/fer'): # folder for the model, history, metrics and figures
     "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
     if source is None: print(GET_FER); return 1
@@ -95,7 +96,7 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
     try:
         learn, m = train_fer(source, out=out, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
                              lr_frozen=lr_frozen, lr_mult=lr_mult, keep_se=keep_se, weights=weights, pretrained=not no_pretrained, label_smoothing=label_smoothing,
-                             class_weighted=class_weighted, frozen_stem=frozen_stem, seed=seed)
+                             class_weighted=class_weighted, frozen_stem=frozen_stem, seed=seed, max_per_class=max_per_class)
     except (FerError, FileNotFoundError, WeightsError) as e: raise CliError(str(e))
     if 'valid' not in m: return print(f"rank {m['rank']} of {m['world_size']}: trained {m['batches']} batches")
     v = m['valid']

@@ -19,9 +19,9 @@ try: from isal import isal_zlib as _zlib  # ISA-L inflates gzip about 3x faster 
 except ImportError: _zlib = zlib
 
 # %% auto #0
-__all__ = ['IMG_EXTS', 'FerError', 'FerData', 'read_fer_csv', 'to_face', 'read_fer_folder', 'fer_cache_dir', 'read_fer',
-           'class_weights', 'TensorFace', 'FerFace', 'FerLabel', 'Grey2RGB', 'FerDL', 'fer_batch_tfms', 'fer_datablock',
-           'fer_dls', 'fer_test_dl']
+__all__ = ['IMG_EXTS', 'FER_SOURCES', 'KAGGLE_FER2013', 'FerError', 'FerData', 'read_fer_csv', 'to_face', 'read_fer_folder',
+           'fer_cache_dir', 'read_fer', 'fer2013_source', 'class_weights', 'TensorFace', 'FerFace', 'FerLabel',
+           'Grey2RGB', 'FerDL', 'fer_batch_tfms', 'per_class_sample', 'fer_datablock', 'fer_dls', 'fer_test_dl']
 
 # %% ../nbs/01_data.ipynb #c007
 class FerError(ValueError):
@@ -313,6 +313,42 @@ def read_fer(source, on_bad:str='raise', cache:bool=True) -> FerData:
     except OSError as e: warnings.warn(f"could not write the cache {fn} ({e}); set FER_CACHE to a writable folder")
     return d
 
+# %% ../nbs/01_data.ipynb #79mopqpa
+FER_SOURCES = ('kaggle', 'upload', 'drive')
+KAGGLE_FER2013 = 'deadskull7/fer2013'   # the challenge CSV, with PublicTest and PrivateTest
+
+def _colab(what:str):
+    try: import google.colab as gc
+    except ImportError: raise FerError(f"how={what!r} works in Colab only; elsewhere set $FER2013_CSV or pass path=") from None
+    return gc
+
+def fer2013_source(how:str=None, path=None, drive_file:str='MyDrive/fer2013.csv') -> Path:
+    "The FER2013 file to use: `path`, else `$FER2013_CSV`, else fetched `how` ('kaggle', 'upload' or 'drive'); what is named must exist"
+    named, by = (path, 'path') if path is not None else (os.environ.get('FER2013_CSV'), '$FER2013_CSV')
+    if named:
+        p = Path(named).expanduser()
+        if not p.exists(): raise FileNotFoundError(f"{by} names {p}, which does not exist; give the path of fer2013.csv (or .csv.gz, or the image folders)")
+        return p
+    if how=='kaggle':
+        try: import kagglehub
+        except ImportError: raise FerError("how='kaggle' needs kagglehub (Colab has it): pip install kagglehub") from None
+        d = Path(kagglehub.dataset_download(KAGGLE_FER2013))
+        p = d/'fer2013.csv'
+        if not p.exists(): raise FerError(f"the Kaggle dataset {KAGGLE_FER2013} downloaded to {d} has no fer2013.csv "
+                                          f"(it has {', '.join(sorted(f.name for f in d.iterdir())[:5]) or 'nothing'}); download it again")
+        return p
+    if how=='upload':
+        up = _colab(how).files.upload()
+        if not up: raise FerError("no file was uploaded (the upload was cancelled): run the cell again and choose fer2013.csv (or .csv.gz)")
+        if len(up)>1: raise FerError(f"{len(up)} files were uploaded ({', '.join(up)}): upload fer2013.csv (or .csv.gz) alone")
+        return Path(next(iter(up))).resolve()
+    if how=='drive':
+        _colab(how).drive.mount('/content/drive')
+        p = Path('/content/drive')/drive_file
+        if not p.exists(): raise FileNotFoundError(f"{p} does not exist: put fer2013.csv in your Google Drive as {drive_file}, or pass drive_file=")
+        return p
+    raise FerError(f"no FER2013 named: set $FER2013_CSV or pass path=, or fetch it with how= one of {', '.join(FER_SOURCES)} (got {how!r})")
+
 # %% ../nbs/01_data.ipynb #c030
 def class_weights(data:FerData, split:str='Training') -> torch.Tensor:
     "Inverse-frequency weight of each emotion in `split`, scaled to mean 1 over the classes"
@@ -376,11 +412,21 @@ def fer_batch_tfms(size:int=FACE_SIZE, aug:bool|dict=True, stats=None) -> list:
     if stats is not None: tfms.append(Normalize.from_stats(*stats))
     return tfms
 
+def per_class_sample(idxs, y, n:int, seed:int=42) -> np.ndarray:
+    "At most `n` of the rows `idxs` for each label in `y`, drawn at random with `seed`, in their original order"
+    idxs = np.asarray(idxs)
+    order = np.random.default_rng(seed).permutation(len(idxs))
+    lbl = np.asarray(y)[idxs[order]]
+    rank = np.empty(len(idxs), np.int64)   # each row's place among the drawn rows of its label
+    for c in np.unique(lbl): rank[lbl==c] = np.arange((lbl==c).sum())
+    return np.sort(idxs[order[rank < n]])
+
 def fer_datablock(data:FerData, size:int=FACE_SIZE, valid:str='PublicTest', valid_pct:float=None, seed:int=42,
-                  aug:bool|dict=True, stats=None) -> DataBlock:
-    "A `DataBlock` over the row indices of `data`: train on Training, validate on `valid` (or `valid_pct` of Training)"
+                  aug:bool|dict=True, stats=None, max_per_class:int=None) -> DataBlock:
+    "A `DataBlock` over the row indices of `data`: train on Training (at most `max_per_class` faces an emotion), validate on `valid` (or `valid_pct` of Training)"
     # the items are `arange(len(data))`, so the splits are row numbers
     train = data.idxs('Training')
+    if max_per_class is not None: train = per_class_sample(train, data.y, max_per_class, seed=ifnone(seed, 42))
     if valid_pct is None and valid in data.splits: splits = (L(train.tolist()), L(data.idxs(valid).tolist()))
     else:
         if valid_pct is None: valid_pct = 0.2
@@ -392,11 +438,11 @@ def fer_datablock(data:FerData, size:int=FACE_SIZE, valid:str='PublicTest', vali
 
 @delegates(DataBlock.dataloaders)
 def fer_dls(source, bs:int=64, size:int=FACE_SIZE, valid:str='PublicTest', valid_pct:float=None, seed:int=42,
-            aug:bool|dict=True, stats=None, on_bad:str='raise', num_workers:int=0, **kwargs) -> DataLoaders:
+            aug:bool|dict=True, stats=None, max_per_class:int=None, on_bad:str='raise', num_workers:int=0, **kwargs) -> DataLoaders:
     "fastai `DataLoaders` for a FER source (path or `FerData`): items are row indices, transforms run on batches"
     data = read_fer(source, on_bad=on_bad)
     if seed is not None: set_seed(seed)
-    dblock = fer_datablock(data, size=size, valid=valid, valid_pct=valid_pct, seed=seed, aug=aug, stats=stats)
+    dblock = fer_datablock(data, size=size, valid=valid, valid_pct=valid_pct, seed=seed, aug=aug, stats=stats, max_per_class=max_per_class)
     dls = dblock.dataloaders(np.arange(len(data)), bs=bs, num_workers=num_workers, **kwargs)
     dls.fer = data
     return dls

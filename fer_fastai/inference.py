@@ -187,13 +187,15 @@ def export_onnx(learn:Learner, path, opset:int=17) -> Path:
     "Write `learn`'s model with its input transforms and softmax as ONNX: grey faces (n,1,48,48) in [0,1] -> probabilities (n,7)"
     import warnings
     size = int(learner_faces(learn, [np.zeros((FACE_SIZE, FACE_SIZE), np.uint8)]).shape[-1])
-    net = _Deployed(learn.model, size, *_norm_stats(learn)).cpu().float().eval()
+    dev, training = one_param(learn.model).device, learn.model.training
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter('ignore')
-        torch.onnx.export(net, (torch.rand(2, 1, FACE_SIZE, FACE_SIZE),), str(path), input_names=['faces'], output_names=['probs'],
-                          dynamic_axes={'faces': {0: 'n'}, 'probs': {0: 'n'}}, opset_version=opset, dynamo=False)
-    learn.model.to(learn.dls.device)
+    try:
+        net = _Deployed(learn.model, size, *_norm_stats(learn)).cpu().float().eval()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter('ignore')
+            torch.onnx.export(net, (torch.rand(2, 1, FACE_SIZE, FACE_SIZE),), str(path), input_names=['faces'], output_names=['probs'],
+                              dynamic_axes={'faces': {0: 'n'}, 'probs': {0: 'n'}}, opset_version=opset, dynamo=False)
+    finally: learn.model.to(dev).train(training)   # the learner's model where it was, even when the export fails
     return path
 
 class OnnxFer:

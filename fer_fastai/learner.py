@@ -91,13 +91,12 @@ def _no_weights(arch_name, err) -> WeightsError:
 
 @contextmanager
 def _hub_offline_if_unreachable():
-    "Set HF_HUB_OFFLINE when huggingface.co cannot be reached, so a missing file fails at once"
-    old = os.environ.get('HF_HUB_OFFLINE')
-    if not _online('huggingface.co'): os.environ['HF_HUB_OFFLINE'] = '1'
+    "Put huggingface_hub in offline mode when huggingface.co cannot be reached, so a file not in the cache fails at once"
+    import huggingface_hub.constants as hc   # it reads HF_HUB_OFFLINE once, at import: setting the variable now would do nothing
+    old = hc.HF_HUB_OFFLINE
+    if not old and not _online('huggingface.co'): hc.HF_HUB_OFFLINE = True
     try: yield
-    finally:
-        if old is None: os.environ.pop('HF_HUB_OFFLINE', None)
-        else: os.environ['HF_HUB_OFFLINE'] = old
+    finally: hc.HF_HUB_OFFLINE = old
 
 def _load_tv_body(learn, arch, weights):
     "Load an ImageNet state dict file into the body of a torchvision-based learner"
@@ -302,8 +301,9 @@ def fine_tune_staged(learn:Learner, freeze_epochs:int=1, epochs:int=5, lr_frozen
     return pd.DataFrame(logs, columns=names[:len(logs[0])] if logs else names)
 
 # %% ../nbs/02_learner.ipynb #c029
-def load_fer_learner(path, cpu:bool=True) -> Learner:
-    "Load a model exported by `learn.export()` (or `fer-train`), checking it predicts FER's seven emotions"
+def load_fer_learner(path, cpu:bool=None) -> Learner:
+    "Load a model exported by `learn.export()` (or `fer-train`), checking it predicts FER's seven emotions; on the GPU if there is one, unless `cpu`"
+    if cpu is None: cpu = not torch.cuda.is_available()
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"model file {path} does not exist; `fer-train` writes DIR/model.pkl")
     try: learn = load_learner(path, cpu=cpu)
@@ -318,8 +318,8 @@ def faces_dl(learn:Learner, faces, bs:int=64) -> TfmdDL:
     return learn.dls.test_dl([to_face(f) for f in faces], bs=bs)
 
 def learner_faces(learn:Learner, faces) -> torch.Tensor:
-    "One batch of faces (arrays, images or paths) through `learn`'s validation transforms"
-    return faces_dl(learn, faces, bs=len(faces)).one_batch()[0]
+    "One batch of faces (arrays, images or paths) through `learn`'s validation transforms, on the model's device"
+    return faces_dl(learn, faces, bs=len(faces)).one_batch()[0].to(one_param(learn.model).device)
 
 def predict_emotions(learn:Learner, faces, bs:int=64) -> pd.DataFrame:
     "Emotion and the probability of each of the seven for every face (image, path or array)"
@@ -378,12 +378,14 @@ def plot_confusion(res:dict, fname=None, title='confusion matrix'):
 
 @delegates(fer_learner)
 def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:int=64, epochs:int=5, freeze_epochs:int=1,
-              lr:float=None, lr_frozen:float=None, lr_mult:float=100, keep_se:float=1., seed:int=42, num_it:int=100, show:bool=False, **kwargs) -> tuple:
+              lr:float=None, lr_frozen:float=None, lr_mult:float=100, keep_se:float=1., seed:int=42, num_it:int=100, show:bool=False,
+              max_per_class:int=None, **kwargs) -> tuple:
     "Train by the staged recipe and write model.pkl, history.csv, metrics.json and the PNGs to `out`; return (learn, metrics)"
     import matplotlib; import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    dls = rank0_first(fer_dls, source, bs=bs, size=size, seed=seed) if launched() else fer_dls(source, bs=bs, size=size, seed=seed)
+    dkw = dict(bs=bs, size=size, seed=seed, max_per_class=max_per_class)
+    dls = rank0_first(fer_dls, source, **dkw) if launched() else fer_dls(source, **dkw)
     learn = fer_learner(dls, arch, path=out, **kwargs)
     hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, lr_mult=lr_mult, keep_se=keep_se, out=out,
                             show=show, num_it=num_it)
@@ -397,7 +399,7 @@ def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:in
         plot_confusion(res, out/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
         if not show: plt.close('all')
         learn.export('model.pkl')   # fastai writes to learn.path/fname, and learn.path is out
-    metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=lr_mult, seed=seed,
+    metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=lr_mult, seed=seed, max_per_class=max_per_class,
                    pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))), lrs=getattr(learn, 'stage_lrs', {}), keep_se=keep_se, kept=getattr(learn, 'stage_kept', {}), train_seconds=secs,
                    source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
     (out/'metrics.json').write_text(json.dumps(metrics, indent=2))

@@ -80,3 +80,67 @@ def test_kept_text_outputs_are_tidy():
     untidy = [(nb.name, _src(c)[:60]) for nb in NBS for c in _cells(nb) for o in c.get('outputs', [])
               if o.get('output_type') == 'stream' and tidy(''.join(o['text'])) != ''.join(o['text'])]
     assert not untidy, f'progress bars kept in {untidy}: run python3 bin/tidy_outputs.py'
+
+def _imports(src:str) -> set:
+    "Top-level names of the modules a piece of Python imports, anywhere in it (lazy imports inside functions too)"
+    import ast
+    code = '\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('!', '%')))
+    names = set()
+    for n in ast.walk(ast.parse(code)):
+        if isinstance(n, ast.Import): names |= {a.name for a in n.names}
+        elif isinstance(n, ast.ImportFrom) and n.module and not n.level: names.add(n.module)
+    return names
+
+def _notebook_needs(nb) -> set:
+    "Top-level modules a notebook's cells import, with those its fer_fastai modules import, recursively"
+    root, seen, todo = NBS[0].parents[1], set(), set()
+    for c in _cells(nb): todo |= _imports(_src(c))
+    while todo:
+        m = todo.pop()
+        if m in seen: continue
+        seen.add(m)
+        if m.startswith('fer_fastai'):
+            f = root/(m.replace('.', '/') + '.py')
+            if f.exists(): todo |= _imports(f.read_text())
+    return {m.split('.')[0] for m in seen} - {'fer_fastai'}
+
+# what a Colab runtime has before any install, of what the notebooks import
+COLAB_HAS = {'IPython', 'matplotlib_inline', 'google', 'kagglehub', 'ipykernel',
+             'accelerate'}   # also imported by fer_fastai only under `accelerate launch`, which needs it installed
+
+def _provided(extras) -> set:
+    "Top-level module names importable after `pip install fer_fastai[extras]`: the requirements' closure, from installed metadata"
+    import sys
+    from importlib.metadata import requires, packages_distributions, PackageNotFoundError
+    from packaging.requirements import Requirement
+    norm = lambda n: n.lower().replace('_', '-').replace('.', '-')
+    dists, todo = set(), [('fer_fastai', frozenset(extras))]
+    while todo:
+        name, ex = todo.pop()
+        if (name, ex) in dists: continue
+        dists.add((name, ex))
+        try: reqs = requires(name) or []
+        except PackageNotFoundError: continue
+        for r in map(Requirement, reqs):
+            if r.marker is None or any(r.marker.evaluate({'extra': e}) for e in (ex or {''})): todo.append((norm(r.name), frozenset(r.extras)))
+    names = {norm(n) for n, _ in dists}
+    mods = {m for m, ds in packages_distributions().items() if any(norm(d) in names for d in ds)}
+    return mods | set(sys.stdlib_module_names) | COLAB_HAS
+
+def test_install_cells_provide_what_the_notebooks_import():
+    "Each notebook's Colab install cell installs every module the notebook imports (or the library modules it uses import)"
+    import re
+    missing = {}
+    for nb in NBS:
+        if nb.name == 'index.ipynb': continue
+        cell = next(_src(c) for c in _cells(nb) if '!pip install' in _src(c))
+        m = re.search(r'fer_fastai(?:\[([\w,]+)\])? @', cell)
+        assert m, f'{nb.name}: the install cell does not install fer_fastai: {cell}'
+        lack = _notebook_needs(nb) - _provided((m[1] or '').split(',') if m[1] else [])
+        if lack: missing[nb.name] = sorted(lack)
+    assert not missing, f'modules the install cells do not install: {missing}'
+
+def test_install_check_sees_a_missing_extra():
+    "The check above fails where it should: without the extras, gradio and onnxruntime are not installed"
+    assert {'gradio', 'onnxruntime', 'pytorch_grad_cam'} & _provided([]) == set()
+    assert {'gradio', 'onnxruntime', 'pytorch_grad_cam', 'torch', 'cv2'} <= _provided(['all'])
