@@ -40,11 +40,11 @@ def analyse(model, image, margin:float=0.15) -> tuple:
     return annotate(rgb, res), probs, overlay
 
 # %% ../nbs/05a_app.ipynb #c010
-def fer_app(model, title:str='Facial emotion recognition'):
-    "A Gradio app over `model` (a path to model.pkl or .onnx, a fastai Learner or an `OnnxFer`)"
+def fer_app(model=None, title:str='Facial emotion recognition'):
+    "A Gradio app over `model` (a model folder or .onnx file, a fastai Learner or an `OnnxFer`; default: the shipped model)"
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
     import gradio as gr
-    if isinstance(model, (str, Path)): model = load_model(model)
+    if model is None or isinstance(model, (str, Path)): model = load_model(model)
     def fn(image):
         if image is None: raise gr.Error('Give a photo (upload it or take one with the webcam)')
         ann, probs, overlay = analyse(model, image)

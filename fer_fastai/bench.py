@@ -169,6 +169,11 @@ def bench_infer(source=None, model=None, arch:str='efficientnet_lite0', n_faces:
                photo='astronaut 640x480', faces_in_photo=len(predict_faces(learn, photo)), threads=torch.get_num_threads())
     res['detect_ms'] = _median_ms(lambda: default_detector()(photo), n_photos)
     with tempfile.TemporaryDirectory() as d:
+        if model is not None:
+            res['weights_mb'] = (Path(model)/'model.safetensors').stat().st_size/1e6
+            res['load_s'] = _median_ms(lambda: load_fer_learner(model), 3)/1000
+            learn.export(Path(d)/'model.pkl')
+            res['pickle_load_s'] = _median_ms(lambda: load_fer_learner(Path(d)/'model.pkl', trust_pickle=True), 3)/1000
         onx = OnnxFer(export_onnx(learn, Path(d)/'fer.onnx'))
         for name, m in (('pytorch', learn), ('onnxruntime', onx)):
             run_all = lambda: [face_probs(m, faces[i:i+bs]) for i in range(0, len(faces), bs)]

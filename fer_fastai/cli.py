@@ -10,23 +10,29 @@ import json, sys
 from pathlib import Path
 import pandas as pd
 from typing import Annotated
+from contextlib import contextmanager
 from fastcore.script import call_parse, CliError
 from fastcore.basics import ifnone
 from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['GET_FER', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam', 'fer_interpret', 'fer_predict',
-           'fer_video', 'fer_export', 'fer_app']
+__all__ = ['GET_FER', 'user_errors', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam', 'fer_interpret',
+           'fer_predict', 'fer_video', 'fer_export', 'fer_app', 'fer_convert']
 
 # %% ../nbs/06_cli.ipynb #c007
+@contextmanager
+def user_errors():
+    "Errors in what the user gave (a file, a model, a value) end the command with their message and exit code 1, without a traceback"
+    try: yield
+    except (FerError, FileNotFoundError, ValueError, OSError, WeightsError) as e: raise CliError(str(e)) from None
+
 @call_parse
 def fer_data(source:str, # fer2013.csv (or .csv.gz), or the folder of the image release
              skip_bad:bool=False, # skip bad rows and list them, instead of stopping at the first
              no_cache:bool=False): # parse again, without the cache
     "Summarise a FER source: faces per split and emotion, and bad rows"
-    try: d = read_fer(source, on_bad='skip' if skip_bad else 'raise', cache=not no_cache)
-    except (FerError, FileNotFoundError) as e: raise CliError(str(e))
+    with user_errors(): d = read_fer(source, on_bad='skip' if skip_bad else 'raise', cache=not no_cache)
     print(d)
     for r in d.skipped.itertuples(): print(f'  skipped: {r.reason}')
     return d
@@ -41,16 +47,18 @@ def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'trai
               no_baseline:bool=False, # skip the slow pandas baseline
               steps:int=20, # model steps (batches) timed
               arch:str='resnet18', # model for `train` and `infer`
-              model:str=None, # `infer`: a fer-train model.pkl instead of a fresh `arch` learner
+              model:str=None, # `infer`: a model folder (fer-train's; `shipped`: the shipped model) instead of a fresh `arch` learner
               bs:int=64, # batch size for `train`
               size:int=48, # input size for `train`
               frozen_stem:bool=False, # `train`: with the stem frozen (as `fer-train --frozen-stem`)
               json_out:str=None): # also write the figures to this JSON file
     "Run a benchmark and print its figures"
     from fer_fastai.bench import bench_data, bench_train, bench_infer
-    if what=='data': res = bench_data(source, baseline=not no_baseline, n_steps=steps)
-    elif what=='train': res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps, frozen_stem=frozen_stem)
-    else: res = bench_infer(source, model=model, arch=arch, bs=bs)
+    from fer_fastai.modelfile import SHIPPED
+    with user_errors():
+        if what=='data': res = bench_data(source, baseline=not no_baseline, n_steps=steps)
+        elif what=='train': res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps, frozen_stem=frozen_stem)
+        else: res = bench_infer(source, model=SHIPPED if model=='shipped' else model, arch=arch, bs=bs)
     _print_table(res)
     if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
     return res
@@ -88,34 +96,58 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
               frozen_stem:bool=False, # keep the pretrained stem (layers at stride <= 4) frozen throughout: cheaper steps on a CPU
               seed:int=42, # seed of the split, shuffles and initialisation
               max_per_class:int=None, # train on at most this many faces of each emotion (a quick run)
-              out:str='runs/fer'): # folder for the model, history, metrics and figures
+              out:str='runs/fer'): # the model folder (config.json, model.safetensors), with the history, metrics and figures
     "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
     if source is None: print(GET_FER); return 1
     if frozen_stem and no_pretrained: raise CliError("--frozen-stem keeps the pretrained stem as it is: it cannot go with --no-pretrained")
-    from fer_fastai.learner import train_fer, WeightsError
-    try:
+    from fer_fastai.learner import train_fer
+    with user_errors():
         learn, m = train_fer(source, out=out, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
                              lr_frozen=lr_frozen, lr_mult=lr_mult, keep_se=keep_se, weights=weights, pretrained=not no_pretrained, label_smoothing=label_smoothing,
                              class_weighted=class_weighted, frozen_stem=frozen_stem, seed=seed, max_per_class=max_per_class)
-    except (FerError, FileNotFoundError, WeightsError) as e: raise CliError(str(e))
     if 'valid' not in m: return print(f"rank {m['rank']} of {m['world_size']}: trained {m['batches']} batches")
     v = m['valid']
     print(f"{m['arch']}: valid accuracy {v['accuracy']:.4f}, macro F1 {v['f1_macro']:.4f}, {m['train_seconds']/60:.1f} min; wrote {out}/")
 
-# %% ../nbs/06_cli.ipynb #c015
+# %% ../nbs/06_cli.ipynb #c101
+def _is_model(p) -> bool:
+    "Whether `p` names a model rather than data: a model folder, a .pkl or an .onnx file"
+    p = Path(p)
+    return p.suffix.lower() in ('.pkl', '.onnx') or (p.is_dir() and (p/'config.json').exists())
+
+def _model_first(args:list, model:str=None, n:int=1) -> tuple:
+    "(model, the other arguments): the older form puts MODEL before the `n` or more arguments a command needs"
+    if model is None and len(args) > n and _is_model(args[0]): return args[0], args[1:]
+    return model, args
+
+def _one(args:list, what:str) -> str:
+    if len(args)!=1: raise CliError(f"expected one {what}, got {len(args)}: {' '.join(map(str, args))}")
+    return args[0]
+
+def _learner(model, trust_pickle:bool):
+    from fer_fastai.learner import load_fer_learner
+    return load_fer_learner(model, trust_pickle=trust_pickle)
+
+def _predictor(model, trust_pickle:bool):
+    from fer_fastai.inference import load_model
+    return load_model(model, trust_pickle=trust_pickle)
+
+# %% ../nbs/06_cli.ipynb #c103
 @call_parse
-def fer_evaluate(model:str, # model.pkl written by fer-train (or learn.export)
-                 source:str, # FER source holding the split
+def fer_evaluate(source:Annotated[str, '[MODEL] SOURCE: the FER source holding the split (MODEL first is the same as --model)', dict(nargs='+')],
+                 model:str=None, # model folder from fer-train (default: the shipped FER2013 model)
                  split:Annotated[str, 'split to score', dict(choices=list(USAGES))]='PublicTest',
                  tta:bool=False, # average predictions over test-time augmentation
-                 json_out:str=None): # also write the results to this JSON file
-    "Score an exported FER model on a split of a FER source"
-    from fer_fastai.learner import load_fer_learner, evaluate, report_table
-    try:
-        learn = load_fer_learner(model)
+                 json_out:str=None, # also write the results to this JSON file
+                 trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
+    "Score a FER model on a split of a FER source"
+    from fer_fastai.learner import evaluate, report_table
+    model, args = _model_first(source, model)
+    source = _one(args, 'FER source')
+    with user_errors():
+        learn = _learner(model, trust_pickle)
         res = evaluate(learn, fer_test_dl(learn.dls, source=source, split=split), tta=tta)
-    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
-    res |= dict(model=str(model), source=str(source), split=split)
+    res |= dict(model=str(model or 'shipped'), source=str(source), split=split)
     print(f"{split} of {source}: {res['n']} faces, accuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f}{' (TTA)' if tta else ''}")
     print(report_table(res).round(3).to_string())
     print('confusion (rows: true, columns: predicted)')
@@ -123,41 +155,44 @@ def fer_evaluate(model:str, # model.pkl written by fer-train (or learn.export)
     if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
     return res
 
-# %% ../nbs/06_cli.ipynb #c017
+# %% ../nbs/06_cli.ipynb #c105
 @call_parse
-def fer_cam(model:str, # model.pkl written by fer-train
-            source:str, # a face image, or a FER source (CSV or image folders)
+def fer_cam(source:Annotated[str, '[MODEL] IMAGE_OR_SOURCE: a face image, or a FER source (CSV or image folders)', dict(nargs='+')],
+            model:str=None, # model folder from fer-train (default: the shipped FER2013 model)
             out:str='cam.png', # the PNG to write
             split:Annotated[str, 'split of a FER source to draw faces from', dict(choices=list(USAGES))]='PublicTest',
-            plus_plus:bool=False): # Grad-CAM++ instead of Grad-CAM
-    "Draw class activation maps of an exported FER model over a face image or over faces of a FER source"
+            plus_plus:bool=False, # Grad-CAM++ instead of Grad-CAM
+            trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
+    "Draw class activation maps of a FER model over a face image or over faces of a FER source"
     import matplotlib; matplotlib.use('Agg')
-    from fer_fastai.learner import load_fer_learner
     from fer_fastai.cam import cam_emotions, cam_grid
-    try:
-        learn, p = load_fer_learner(model), Path(source)
+    model, args = _model_first(source, model)
+    p = Path(_one(args, 'image or FER source'))
+    with user_errors():
+        learn = _learner(model, trust_pickle)
         if p.is_file() and p.suffix.lower() in IMG_EXTS: cam_emotions(learn, to_face(p), plus_plus=plus_plus, fname=out)
         else: cam_grid(learn, read_fer(p), split=split, plus_plus=plus_plus, fname=out)
-    except (FerError, FileNotFoundError, ValueError, OSError) as e: raise CliError(str(e))
     print(f'wrote {out}')
 
-# %% ../nbs/06_cli.ipynb #c019
+# %% ../nbs/06_cli.ipynb #c107
 @call_parse
-def fer_interpret(model:str, # model.pkl written by fer-train
-                  source:str, # FER source holding the split
+def fer_interpret(source:Annotated[str, '[MODEL] SOURCE: the FER source holding the split', dict(nargs='+')],
+                  model:str=None, # model folder from fer-train (default: the shipped FER2013 model)
                   split:Annotated[str, 'split to look at', dict(choices=list(USAGES))]='PublicTest',
                   k:int=16, # top losses to list (the figure shows up to 8)
                   plus_plus:bool=False, # Grad-CAM++ instead of Grad-CAM for the top losses
-                  out:str='interpret'): # folder for the figures, per_class.csv and interpretation.json
-    "Error analysis of an exported FER model on a split of a FER source: confusion, report, confused pairs, top losses with CAMs"
+                  out:str='interpret', # folder for the figures, per_class.csv and interpretation.json
+                  trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
+    "Error analysis of a FER model on a split of a FER source: confusion, report, confused pairs, top losses with CAMs"
     import matplotlib; matplotlib.use('Agg')
-    from fer_fastai.learner import load_fer_learner, report_table
+    from fer_fastai.learner import report_table
     from fer_fastai.interpret import fer_interpretation, write_interpretation
-    try:
-        learn = load_fer_learner(model)
-        res = write_interpretation(fer_interpretation(learn, source, split=split), out, k=k, plus_plus=plus_plus,
-                                   title=f'{Path(model).parent.name or Path(model).stem}, {split}')
-    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
+    model, args = _model_first(source, model)
+    source = _one(args, 'FER source')
+    name = Path(model).name if model else 'shipped model'
+    with user_errors():
+        res = write_interpretation(fer_interpretation(_learner(model, trust_pickle), source, split=split), out, k=k,
+                                   plus_plus=plus_plus, title=f'{name}, {split}')
     print(report_table(res).round(3).to_string())
     print(f"\naccuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f} on {res['n']} faces of {split}")
     print('most confused (actual -> predicted):')
@@ -165,7 +200,7 @@ def fer_interpret(model:str, # model.pkl written by fer-train
     print(f'wrote {out}/')
     return res
 
-# %% ../nbs/06_cli.ipynb #c021
+# %% ../nbs/06_cli.ipynb #c109
 def _images(paths) -> list:
     out = []
     for p in map(Path, paths):
@@ -176,18 +211,21 @@ def _images(paths) -> list:
     return out
 
 @call_parse
-def fer_predict(model:str, # model.pkl from fer-train, or a .onnx file from fer-export
-                images:Annotated[str, 'photos, or folders of photos', dict(nargs='+')],
+def fer_predict(images:Annotated[str, '[MODEL] IMAGE...: photos, or folders of photos', dict(nargs='+')],
+                model:str=None, # model folder from fer-train or .onnx from fer-export (default: the shipped FER2013 model)
                 out:str=None, # folder for the annotated photos
                 json:bool=False, # print the results as JSON (box, emotion, probabilities per face)
-                margin:float=0.15): # each face's box grows by this share of its size on every side
+                margin:float=0.15, # each face's box grows by this share of its size on every side
+                trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Find the faces in photos and the emotion of each; optionally write the photos annotated"
     from PIL import Image
     from json import dumps
-    from fer_fastai.inference import load_model, predict_faces, annotate, load_image
-    try:
-        m, files = load_model(model), _images(images)
-        results = {}
+    from fer_fastai.inference import predict_faces, annotate, load_image
+    model, images = _model_first(images, model)
+    files = _images(images)
+    results = {}
+    with user_errors():
+        m = _predictor(model, trust_pickle)
         for f in files:
             rgb = load_image(f)
             res = results[str(f)] = predict_faces(m, rgb, margin=margin)
@@ -197,47 +235,56 @@ def fer_predict(model:str, # model.pkl from fer-train, or a .onnx file from fer-
             if not json:
                 print(f"{f}: {len(res)} face{'s'*(len(res)!=1)}")
                 for r in res.itertuples(index=False): print(f"  box x={r.x} y={r.y} w={r.w} h={r.h}  {r.emotion} {getattr(r, r.emotion):.2f}")
-    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
     if json: print(dumps({k: v.to_dict('records') for k, v in results.items()}, indent=1))
     if out is not None and not json: print(f'wrote {len(files)} annotated photo(s) to {out}/')
     return results
 
 @call_parse
-def fer_video(model:str, # model.pkl from fer-train, or a .onnx file from fer-export
-              video:str, # the video to annotate (MP4, AVI, ...)
+def fer_video(video:Annotated[str, '[MODEL] VIDEO: the video to annotate (MP4, AVI, ...)', dict(nargs='+')],
+              model:str=None, # model folder from fer-train or .onnx from fer-export (default: the shipped FER2013 model)
               out:str='fer_video.mp4', # the annotated video to write
               csv:str=None, # the per-frame table (default: OUT with .csv)
               plot:str=None, # the plot of emotions over time (default: OUT with .png)
               every:int=1, # classify every n-th frame, keep the result in between
-              margin:float=0.15): # each face's box grows by this share of its size on every side
+              margin:float=0.15, # each face's box grows by this share of its size on every side
+              trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Annotate the faces of a video with their emotions; write the video, a per-frame table and a plot over time"
     import matplotlib; matplotlib.use('Agg')
-    from fer_fastai.inference import load_model, predict_video, plot_video_emotions
-    out = Path(out)
+    from fer_fastai.inference import predict_video, plot_video_emotions
+    model, args = _model_first(video, model)
+    video, out = _one(args, 'video'), Path(out)
     csv, plot = ifnone(csv, out.with_suffix('.csv')), ifnone(plot, out.with_suffix('.png'))
-    try: df = predict_video(load_model(model), video, out=out, csv=csv, every=every, margin=margin)
-    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
+    with user_errors(): df = predict_video(_predictor(model, trust_pickle), video, out=out, csv=csv, every=every, margin=margin)
     if len(df): plot_video_emotions(df, plot, title=Path(video).name)
     print(f"{df.attrs['frames']} frames, {df.frame.nunique()} with faces, {len(df)} face rows; wrote {out}, {csv}" + (f", {plot}" if len(df) else ''))
     return df
 
-@call_parse
-def fer_export(model:str, # model.pkl from fer-train
-               out:str='fer.onnx'): # the ONNX file to write
-    "Export a trained FER model to ONNX (input transforms and softmax inside) for onnxruntime"
-    from fer_fastai.learner import load_fer_learner
+@call_parse(pos=['model'])
+def fer_export(model:str=None, # model folder from fer-train (default: the shipped FER2013 model)
+               out:str='fer.onnx', # the ONNX file to write
+               trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
+    "Export a FER model to ONNX (input transforms and softmax inside) for onnxruntime"
     from fer_fastai.inference import export_onnx
-    try: print(f'wrote {export_onnx(load_fer_learner(model), out)}')
-    except (FileNotFoundError, ValueError) as e: raise CliError(str(e))
+    with user_errors(): print(f'wrote {export_onnx(_learner(model, trust_pickle), out)}')
 
-@call_parse
-def fer_app(model:str, # model.pkl from fer-train, or a .onnx file from fer-export
+@call_parse(pos=['model'])
+def fer_app(model:str=None, # model folder from fer-train or .onnx from fer-export (default: the shipped FER2013 model)
             host:str='127.0.0.1', # address to serve on (0.0.0.0 for every interface)
             port:int=7860, # port to serve on
-            share:bool=False): # also open a public gradio.live link
+            share:bool=False, # also open a public gradio.live link
+            trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Serve the Gradio app: a photo or webcam frame in, faces with their emotions and the CAM out"
     try: from fer_fastai.app import fer_app as app
     except ImportError as e: raise CliError(f"the app needs Gradio: pip install 'fer_fastai[app]' ({e})")
-    try: demo = app(model)
-    except (FerError, FileNotFoundError, ValueError) as e: raise CliError(str(e))
+    with user_errors(): demo = app(_predictor(model, trust_pickle))
     demo.launch(server_name=host, server_port=port, share=share)
+
+@call_parse
+def fer_convert(model:str, # a fastai export (.pkl) you trust: it is unpickled, which runs any code it holds
+                out:str=None, # the model folder to write (default: MODEL without .pkl)
+                half:bool=False, # store the weights in float16 (half the size; loaded back in float32)
+                trust_pickle:bool=False): # required: say that you trust the pickle
+    "Convert a fastai export you trust into a model folder (model.safetensors + config.json) that loads without running code"
+    if not trust_pickle: raise CliError(f"fer-convert unpickles {model}, which runs whatever code it holds: add --trust-pickle if you trust where it came from")
+    from fer_fastai.modelfile import convert_model
+    with user_errors(): print(f'wrote {convert_model(model, ifnone(out, Path(model).with_suffix("")), half=half)}/')

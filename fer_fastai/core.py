@@ -13,12 +13,15 @@ from pathlib import Path
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'emotion_idx', 'default_fer_path']
+__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'WeightsError', 'emotion_idx', 'default_fer_path']
 
 # %% ../nbs/00_core.ipynb #c007
 EMOTIONS = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise', 'Neutral')
 USAGES = ('Training', 'PublicTest', 'PrivateTest')
 FACE_SIZE = 48
+
+class WeightsError(RuntimeError):
+    "Pretrained weights that cannot be had: the message says how to get them (here so that the commands can catch it without loading torch)"
 
 # %% ../nbs/00_core.ipynb #c010
 _ALIASES = {'angry':0, 'anger':0, 'disgust':1, 'disgusted':1, 'fear':2, 'fearful':2, 'scared':2,

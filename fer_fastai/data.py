@@ -21,7 +21,8 @@ except ImportError: _zlib = zlib
 # %% auto #0
 __all__ = ['IMG_EXTS', 'FER_SOURCES', 'KAGGLE_FER2013', 'FerError', 'FerData', 'read_fer_csv', 'to_face', 'read_fer_folder',
            'fer_cache_dir', 'read_fer', 'fer2013_source', 'class_weights', 'TensorFace', 'FerFace', 'FerLabel',
-           'Grey2RGB', 'FerDL', 'fer_batch_tfms', 'per_class_sample', 'fer_datablock', 'fer_dls', 'fer_test_dl']
+           'Grey2RGB', 'FerDL', 'fer_batch_tfms', 'per_class_sample', 'fer_subset', 'fer_datablock', 'fer_dls',
+           'fer_test_dl']
 
 # %% ../nbs/01_data.ipynb #c007
 class FerError(ValueError):
@@ -421,6 +422,11 @@ def per_class_sample(idxs, y, n:int, seed:int=42) -> np.ndarray:
     for c in np.unique(lbl): rank[lbl==c] = np.arange((lbl==c).sum())
     return np.sort(idxs[order[rank < n]])
 
+def fer_subset(data:FerData, n:int, seed:int=42) -> FerData:
+    "At most `n` faces of each emotion in each split of `data` (drawn with `seed`): a small real version for quick runs"
+    keep = np.sort(np.concatenate([per_class_sample(data.idxs(s), data.y, n, seed=seed) for s in data.splits]))
+    return FerData(data.x[keep], data.y[keep], data.usage[keep], source=data.source)
+
 def fer_datablock(data:FerData, size:int=FACE_SIZE, valid:str='PublicTest', valid_pct:float=None, seed:int=42,
                   aug:bool|dict=True, stats=None, max_per_class:int=None) -> DataBlock:
     "A `DataBlock` over the row indices of `data`: train on Training (at most `max_per_class` faces an emotion), validate on `valid` (or `valid_pct` of Training)"
@@ -444,7 +450,7 @@ def fer_dls(source, bs:int=64, size:int=FACE_SIZE, valid:str='PublicTest', valid
     if seed is not None: set_seed(seed)
     dblock = fer_datablock(data, size=size, valid=valid, valid_pct=valid_pct, seed=seed, aug=aug, stats=stats, max_per_class=max_per_class)
     dls = dblock.dataloaders(np.arange(len(data)), bs=bs, num_workers=num_workers, **kwargs)
-    dls.fer = data
+    dls.fer, dls.fer_aug = data, aug   # the augmentation goes into a saved model's config, for test-time augmentation
     return dls
 
 # %% ../nbs/01_data.ipynb #c041

@@ -14,6 +14,7 @@ from fastai.vision.all import Learner, Normalize, Path, progress_bar, store_attr
 from .core import *
 from .data import FerError, IMG_EXTS, to_face
 from .learner import learner_faces, load_fer_learner
+from .modelfile import input_size, norm_stats
 
 # %% auto #0
 __all__ = ['EMOTION_COLORS', 'load_image', 'HaarDetector', 'default_detector', 'crop_faces', 'face_probs', 'predict_faces',
@@ -178,19 +179,14 @@ class _Deployed(nn.Module):
         if self.size != x.shape[-1]: x = F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=True)
         return self.model((x.expand(-1, 3, -1, -1) - self.mean)/self.std).softmax(1)
 
-def _norm_stats(learn) -> tuple:
-    ns = [t for t in learn.dls.after_batch.fs if isinstance(t, Normalize)]
-    if not ns: return torch.zeros(3), torch.ones(3)
-    return ns[0].mean.as_subclass(torch.Tensor).flatten().cpu().float(), ns[0].std.as_subclass(torch.Tensor).flatten().cpu().float()
-
 def export_onnx(learn:Learner, path, opset:int=17) -> Path:
     "Write `learn`'s model with its input transforms and softmax as ONNX: grey faces (n,1,48,48) in [0,1] -> probabilities (n,7)"
     import warnings
-    size = int(learner_faces(learn, [np.zeros((FACE_SIZE, FACE_SIZE), np.uint8)]).shape[-1])
+    size, stats = input_size(learn), norm_stats(learn) or ([0.]*3, [1.]*3)
     dev, training = one_param(learn.model).device, learn.model.training
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        net = _Deployed(learn.model, size, *_norm_stats(learn)).cpu().float().eval()
+        net = _Deployed(learn.model, size, *map(torch.tensor, stats)).cpu().float().eval()
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter('ignore')
             torch.onnx.export(net, (torch.rand(2, 1, FACE_SIZE, FACE_SIZE),), str(path), input_names=['faces'], output_names=['probs'],
@@ -214,6 +210,7 @@ class OnnxFer:
         return self.session.run(None, {'faces': x})[0]
     def __repr__(self): return f'OnnxFer({self.path})'
 
-def load_model(path):
-    "An exported fastai FER model (.pkl) or an ONNX one (.onnx) from `export_onnx`, ready for `predict_faces`"
-    return OnnxFer(path) if Path(path).suffix.lower() == '.onnx' else load_fer_learner(path)
+def load_model(path=None, trust_pickle:bool=False):
+    "A FER model ready for `predict_faces`: an ONNX file from `export_onnx`, a model folder (default: the shipped one), or a fastai .pkl if trusted"
+    if path is not None and Path(path).suffix.lower()=='.onnx': return OnnxFer(path)
+    return load_fer_learner(path, trust_pickle=trust_pickle)

@@ -16,10 +16,11 @@ from fastai.distributed import *
 from .data import *
 
 # %% auto #0
-__all__ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'WeightsError', 'has_depthwise',
-           'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fer_learner', 'launched', 'EpochLog',
-           'keep_epoch', 'KeepBestEpoch', 'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'learner_faces',
-           'predict_emotions', 'fer_scores', 'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'train_fer']
+__all__ = ['ALIASES', 'HEAD_KWARGS', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'has_depthwise',
+           'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fit_to_device', 'fer_learner',
+           'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'fine_tune_staged', 'load_fer_learner', 'faces_dl',
+           'learner_faces', 'predict_emotions', 'fer_scores', 'evaluate', 'report_table', 'plot_history',
+           'plot_confusion', 'train_fer']
 
 # %% ../nbs/02_learner.ipynb #c007
 _TV = {f.__name__: f for f in model_meta if callable(f)}
@@ -75,9 +76,6 @@ def imagenet_top5(model, img) -> list:
     with torch.no_grad(): return model.eval()(x).topk(5).indices[0].tolist()
 
 # %% ../nbs/02_learner.ipynb #c015
-class WeightsError(RuntimeError):
-    "Pretrained weights that cannot be had: the message says how to get them"
-
 def _online(host:str, timeout:float=3.) -> bool:
     try: socket.create_connection((host, 443), timeout=timeout).close(); return True
     except OSError: return False
@@ -98,15 +96,14 @@ def _hub_offline_if_unreachable():
     try: yield
     finally: hc.HF_HUB_OFFLINE = old
 
-def _load_tv_body(learn, arch, weights):
-    "Load an ImageNet state dict file into the body of a torchvision-based learner"
+def _tv_body_state_dict(arch, weights) -> dict:
+    "The body (fastai's cut of the model) of torchvision's `arch` with the ImageNet state dict in the file `weights`"
     sd = torch.load(weights, map_location='cpu', weights_only=True)
     sd = sd.get('state_dict', sd) if isinstance(sd, dict) else sd
     m = arch(weights=None)
     try: m.load_state_dict(sd)
     except RuntimeError as e: raise WeightsError(f"{weights} is not a state dict of torchvision's {arch.__name__}: {str(e)[:300]}") from None
-    body = create_body(m, 3, True, model_meta[arch]['cut'])
-    learn.model[0].load_state_dict(body.state_dict())
+    return create_body(m, 3, True, model_meta[arch]['cut']).state_dict()
 
 # %% ../nbs/02_learner.ipynb #c017
 def _loss(dls, label_smoothing:float, class_weighted:bool):
@@ -157,16 +154,39 @@ class FrozenStem(Callback):
     def __init__(self, names:list): self.names = names
     def before_fit(self): freeze_modules(self.learn.model, self.names)
 
+def fit_to_device(learn:Learner) -> Learner:
+    "On a GPU, mixed precision and channels_last; on a CPU, channels_last for nets with depthwise convolutions, and glibc keeping freed memory"
+    if getattr(learn.dls.device, 'type', None)=='cuda': return learn.to_fp16().to_channelslast()
+    reuse_freed_memory()
+    return learn.to_channelslast(use_amp=False) if has_depthwise(learn.model) else learn   # oneDNN's depthwise kernels want NHWC
+
+# the arguments of `vision_learner` that shape the model: a saved model's config.json records them to build it again
+HEAD_KWARGS = ('n_in', 'cut', 'concat_pool', 'pool', 'lin_ftrs', 'ps', 'first_bn', 'bn_final', 'lin_first', 'y_range')
+
+def _from_body(learn, state_dict:dict, stats):
+    "Load `state_dict` into the body of `learn`, normalise its inputs by `stats`, freeze the body: a pretrained start"
+    learn.model[0].load_state_dict(state_dict)
+    if not learn.dls.after_batch.fs.filter(risinstance(Normalize)): learn.dls.add_tfms([Normalize.from_stats(*stats)], 'after_batch')
+    learn.freeze(); learn.pretrained = True
+
 @delegates(vision_learner)
 def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights:str|Path=None, label_smoothing:float=0.,
                 class_weighted:bool=False, frozen_stem:bool=False, metrics=None, **kwargs) -> Learner:
-    "A fastai `Learner` for FER: torchvision or timm `arch`, ImageNet weights from the hub or the file `weights`"
+    "A fastai `Learner` for FER: torchvision or timm `arch` with ImageNet weights from the hub or the file `weights`, or 'fer2013': the shipped FER model's body"
+    if arch=='fer2013':
+        from .modelfile import SHIPPED, read_config, body_state_dict
+        cfg = read_config(SHIPPED)
+        arch, start = cfg['arch'], (body_state_dict(SHIPPED), (cfg['normalize']['mean'], cfg['normalize']['std']))
+    else: start = None
     a = get_arch(arch)
     name = a if isinstance(a, str) else a.__name__
     metrics = ifnone(metrics, [accuracy, F1Score(average='macro')])
     kw = dict(metrics=metrics, loss_func=_loss(dls, label_smoothing, class_weighted), **kwargs)
-    if pretrained and weights is None and name=='tf_efficientnet_lite0': weights = lite0_weights_file()
-    if weights is not None:
+    if pretrained and start is None and weights is None and name=='tf_efficientnet_lite0': weights = lite0_weights_file()
+    if start is not None:
+        learn = vision_learner(dls, a, pretrained=False, normalize=False, **kw)
+        _from_body(learn, *start)
+    elif weights is not None:
         weights = Path(weights)
         if not weights.exists(): raise WeightsError(f"weights file {weights} does not exist; give the path of an ImageNet state dict for {name}")
         if isinstance(a, str):
@@ -174,9 +194,7 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
             except RuntimeError as e: raise WeightsError(f"{weights} does not fit timm's {name}: {str(e)[:300]}") from None
         else:
             learn = vision_learner(dls, a, pretrained=False, normalize=False, **kw)
-            _load_tv_body(learn, a, weights)
-            if not dls.after_batch.fs.filter(risinstance(Normalize)): dls.add_tfms([Normalize.from_stats(*imagenet_stats)], 'after_batch')
-            learn.freeze(); learn.pretrained = True
+            _from_body(learn, _tv_body_state_dict(a, weights), imagenet_stats)
     elif pretrained:
         try:
             with _hub_offline_if_unreachable(): learn = vision_learner(dls, a, pretrained=True, **kw)
@@ -187,14 +205,11 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
     if not dls.after_batch.fs.filter(risinstance(Normalize)):   # from scratch: normalise by the data's own statistics
         x = dls.fer.x[dls.fer.idxs('Training')[:5000]]/255 if hasattr(dls, 'fer') else dls.one_batch()[0]
         dls.add_tfms([Normalize.from_stats([float(x.mean())]*3, [float(x.std())]*3)], 'after_batch')
-    if getattr(dls.device, 'type', None)=='cuda': learn = learn.to_fp16().to_channelslast()
-    else:
-        reuse_freed_memory()
-        if has_depthwise(learn.model): learn = learn.to_channelslast(use_amp=False)   # oneDNN's depthwise kernels want NHWC
+    learn = fit_to_device(learn)
     if frozen_stem:
         if not getattr(learn, 'pretrained', False): raise ValueError("frozen_stem keeps pretrained layers as they are: it needs pretrained weights")
         learn.add_cb(FrozenStem(stem_modules(learn.model)))
-    learn.arch_name = name
+    learn.arch_name, learn.fer_head = name, {k: kwargs[k] for k in HEAD_KWARGS if k in kwargs}
     return learn
 
 # %% ../nbs/02_learner.ipynb #c024
@@ -301,13 +316,10 @@ def fine_tune_staged(learn:Learner, freeze_epochs:int=1, epochs:int=5, lr_frozen
     return pd.DataFrame(logs, columns=names[:len(logs[0])] if logs else names)
 
 # %% ../nbs/02_learner.ipynb #c029
-def load_fer_learner(path, cpu:bool=None) -> Learner:
-    "Load a model exported by `learn.export()` (or `fer-train`), checking it predicts FER's seven emotions; on the GPU if there is one, unless `cpu`"
-    if cpu is None: cpu = not torch.cuda.is_available()
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"model file {path} does not exist; `fer-train` writes DIR/model.pkl")
-    try: learn = load_learner(path, cpu=cpu)
-    except Exception as e: raise ValueError(f"{path} is not a model exported by fastai ({type(e).__name__}: {str(e)[:200]})") from None
+def load_fer_learner(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner:
+    "A FER model: a model folder (`fer-train`'s; default: the one shipped with the package), or a fastai export only with `trust_pickle`"
+    from .modelfile import load_fer_model
+    learn = load_fer_model(path, cpu=cpu, trust_pickle=trust_pickle)
     if list(getattr(learn.dls, 'vocab', [])) != list(EMOTIONS):
         raise ValueError(f"{path} is a fastai model for {list(getattr(learn.dls, 'vocab', []))[:10]}, not FER's emotions {list(EMOTIONS)}")
     return learn
@@ -379,12 +391,12 @@ def plot_confusion(res:dict, fname=None, title='confusion matrix'):
 @delegates(fer_learner)
 def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:int=64, epochs:int=5, freeze_epochs:int=1,
               lr:float=None, lr_frozen:float=None, lr_mult:float=100, keep_se:float=1., seed:int=42, num_it:int=100, show:bool=False,
-              max_per_class:int=None, **kwargs) -> tuple:
-    "Train by the staged recipe and write model.pkl, history.csv, metrics.json and the PNGs to `out`; return (learn, metrics)"
+              max_per_class:int=None, device=None, **kwargs) -> tuple:
+    "Train by the staged recipe into the model folder `out` (config.json, model.safetensors), with history.csv, metrics.json and the PNGs; return (learn, metrics)"
     import matplotlib; import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    dkw = dict(bs=bs, size=size, seed=seed, max_per_class=max_per_class)
+    dkw = dict(bs=bs, size=size, seed=seed, max_per_class=max_per_class, device=device)
     dls = rank0_first(fer_dls, source, **dkw) if launched() else fer_dls(source, **dkw)
     learn = fer_learner(dls, arch, path=out, **kwargs)
     hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, lr_mult=lr_mult, keep_se=keep_se, out=out,
@@ -398,9 +410,10 @@ def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:in
         res = evaluate(learn)
         plot_confusion(res, out/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
         if not show: plt.close('all')
-        learn.export('model.pkl')   # fastai writes to learn.path/fname, and learn.path is out
     metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=lr_mult, seed=seed, max_per_class=max_per_class,
                    pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))), lrs=getattr(learn, 'stage_lrs', {}), keep_se=keep_se, kept=getattr(learn, 'stage_kept', {}), train_seconds=secs,
                    source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
     (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
+    from .modelfile import save_fer_model, recipe_of
+    save_fer_model(learn, out, recipe=recipe_of(metrics), scores={'valid': {k: res[k] for k in ('n', 'accuracy', 'f1_macro')}}, source=source)
     return learn, metrics

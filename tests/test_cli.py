@@ -42,10 +42,12 @@ def test_fer_train_without_source_explains(tmp_path):
 
 def test_fer_evaluate_errors(tmp_path):
     src = synth_fer(tmp_path/'f.csv', n_per_class=2)
-    r = run('fer-evaluate', tmp_path/'none.pkl', src)
+    r = run('fer-evaluate', src, '--model', tmp_path/'none')
     assert r.returncode == 1 and 'does not exist' in r.stderr and 'Traceback' not in r.stderr
     (tmp_path/'junk.pkl').write_bytes(b'junk')
-    r = run('fer-evaluate', tmp_path/'junk.pkl', src)
+    r = run('fer-evaluate', src, '--model', tmp_path/'junk.pkl')
+    assert r.returncode == 1 and 'is a pickle' in r.stderr and '--trust-pickle' in r.stderr and 'Traceback' not in r.stderr
+    r = run('fer-evaluate', src, '--model', tmp_path/'junk.pkl', '--trust-pickle')
     assert r.returncode == 1 and 'is not a model exported by fastai' in r.stderr
 
 def test_fer_train_then_evaluate(tmp_path):
@@ -53,15 +55,15 @@ def test_fer_train_then_evaluate(tmp_path):
     src = synth_fer(tmp_path/'f.csv', n_per_class=8, splits=('Training', 'PublicTest', 'PrivateTest'))
     train_small(src, tmp_path/'run')
     files = sorted(p.name for p in (tmp_path/'run').iterdir() if p.is_file())
-    assert files == ['confusion_matrix.png', 'history.csv', 'losses.png', 'metrics.json', 'model.pkl']
+    assert files == ['README.md', 'config.json', 'confusion_matrix.png', 'history.csv', 'losses.png', 'metrics.json', 'model.safetensors']
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     kept = m['kept']['unfrozen']   # one epoch: it is the one kept, its loss and standard error recorded
     assert m['keep_se'] == 1.0 and kept['epoch'] == 0 and len(kept['valid_loss']) == 1 and kept['se'][0] > 0
-    r = run('fer-evaluate', tmp_path/'run'/'model.pkl', src, '--split', 'PublicTest', '--json-out', tmp_path/'ev.json')
+    r = run('fer-evaluate', src, '--model', tmp_path/'run', '--split', 'PublicTest', '--json-out', tmp_path/'ev.json')
     assert r.returncode == 0, r.stderr[-2000:]
     ev = json.loads((tmp_path/'ev.json').read_text())
     assert ev['n'] == 56 and abs(ev['accuracy'] - m['valid']['accuracy']) < 1e-6
-    r = run('fer-evaluate', tmp_path/'run'/'model.pkl', synth_fer(tmp_path/'g.csv', n_per_class=2), '--split', 'PrivateTest')
+    r = run('fer-evaluate', tmp_path/'run', synth_fer(tmp_path/'g.csv', n_per_class=2), '--split', 'PrivateTest')   # MODEL first, the older form
     assert r.returncode == 1 and 'has no PrivateTest rows' in r.stderr
 
 def test_fer_cam_writes_pngs(tmp_path):
@@ -70,14 +72,14 @@ def test_fer_cam_writes_pngs(tmp_path):
     from fer_fastai.synth import synth_faces
     src = synth_fer(tmp_path/'f.csv', n_per_class=4)
     train_small(src, tmp_path/'run')
-    r = run('fer-cam', tmp_path/'run'/'model.pkl', src, '--out', tmp_path/'grid.png')
+    r = run('fer-cam', src, '--model', tmp_path/'run', '--out', tmp_path/'grid.png')
     assert r.returncode == 0, r.stderr[-2000:]
     w, h = Image.open(tmp_path/'grid.png').size
     assert w > 2*h and w > 1000                      # seven columns of faces and maps
     Image.fromarray(synth_faces([3], size=120)[0]).convert('RGB').save(tmp_path/'face.jpg')
-    r = run('fer-cam', tmp_path/'run'/'model.pkl', tmp_path/'face.jpg', '--out', tmp_path/'one.png', '--plus-plus')
+    r = run('fer-cam', tmp_path/'face.jpg', '--model', tmp_path/'run', '--out', tmp_path/'one.png', '--plus-plus')
     assert r.returncode == 0 and Image.open(tmp_path/'one.png').size[0] > 1000
-    r = run('fer-cam', tmp_path/'run'/'model.pkl', tmp_path/'missing.jpg')
+    r = run('fer-cam', tmp_path/'missing.jpg', '--model', tmp_path/'run')
     assert r.returncode == 1 and 'does not exist' in r.stderr
 
 def test_fer_interpret_writes_analysis(tmp_path):
@@ -86,7 +88,7 @@ def test_fer_interpret_writes_analysis(tmp_path):
     from fer_fastai.core import EMOTIONS
     src = synth_fer(tmp_path/'f.csv', n_per_class=6, splits=('Training', 'PublicTest', 'PrivateTest'))
     train_small(src, tmp_path/'run')
-    r = run('fer-interpret', tmp_path/'run'/'model.pkl', src, '--split', 'PrivateTest', '--k', '5', '--out', tmp_path/'int')
+    r = run('fer-interpret', src, '--model', tmp_path/'run', '--split', 'PrivateTest', '--k', '5', '--out', tmp_path/'int')
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path/'int').iterdir()) == ['confusion_matrix.png', 'interpretation.json', 'per_class.csv', 'top_losses.png']
     res = json.loads((tmp_path/'int'/'interpretation.json').read_text())
@@ -96,7 +98,7 @@ def test_fer_interpret_writes_analysis(tmp_path):
     assert len(res['top_losses']) == 5
     for t in res['top_losses']: assert d.usage[t['row']] == 'PrivateTest' and EMOTIONS[d.y[t['row']]] == t['actual']
     assert f"accuracy {res['accuracy']:.4f}" in r.stdout
-    r = run('fer-interpret', tmp_path/'run'/'model.pkl', synth_fer(tmp_path/'g.csv', n_per_class=2), '--split', 'PrivateTest')
+    r = run('fer-interpret', synth_fer(tmp_path/'g.csv', n_per_class=2), '--model', tmp_path/'run', '--split', 'PrivateTest')
     assert r.returncode == 1 and 'has no PrivateTest rows' in r.stderr and 'Traceback' not in r.stderr
 
 def test_fer_train_frozen_stem(tmp_path):
@@ -108,8 +110,18 @@ def test_fer_train_frozen_stem(tmp_path):
             '--bs', '16', '--frozen-stem', '--out', tmp_path/'run')
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((tmp_path/'run'/'metrics.json').read_text())['frozen_stem'] is True
-    body, sd = load_fer_learner(tmp_path/'run'/'model.pkl').model[0].model.state_dict(), lite0_state_dict()
+    body, sd = load_fer_learner(tmp_path/'run').model[0].model.state_dict(), lite0_state_dict()
     for k in ('conv_stem.weight', 'bn1.weight', 'blocks.1.1.conv_dw.weight', 'blocks.1.1.bn3.bias'): assert torch.equal(body[k], sd[k]), k
     for k in ('blocks.2.0.conv_dw.weight', 'blocks.3.0.conv_pw.weight', 'conv_head.weight'): assert not torch.equal(body[k], sd[k]), k
     r = run('fer-train', src, '--no-pretrained', '--frozen-stem', '--out', tmp_path/'x')
     assert r.returncode == 1 and 'cannot go with --no-pretrained' in r.stderr and 'Traceback' not in r.stderr
+
+def test_fer_train_relative_out(tmp_path):
+    "fer-train run from a folder with a relative --out writes everything under that folder, once (not out/out)"
+    src = synth_fer(tmp_path/'f.csv', n_per_class=3)
+    r = subprocess.run([str(BIN/'fer-train'), 'f.csv', '--arch', 'resnet18', '--no-pretrained', '--epochs', '1', '--lr', '1e-3',
+                        '--bs', '16', '--out', 'runs/x'], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path/'runs'/'x'/'model.safetensors').is_file() and (tmp_path/'runs'/'x'/'metrics.json').is_file()
+    assert not (tmp_path/'runs'/'x'/'runs').exists()
+    assert 'wrote runs/x/' in r.stdout

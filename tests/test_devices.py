@@ -140,12 +140,20 @@ def test_staged_training(src):
 def test_load_fer_learner_uses_the_gpu_when_there_is_one(learn, tmp_path, monkeypatch):
     "By default a loaded model goes where fastai puts models, the GPU when there is one; cpu=True keeps it on the CPU"
     import fer_fastai.learner as L
+    import fer_fastai.modelfile as M
     learn.export(tmp_path/'m.pkl')
     seen = []
-    real = L.load_learner
-    monkeypatch.setattr(L, 'load_learner', lambda p, cpu: seen.append(cpu) or real(p, cpu=True))
+    real = M.load_learner
+    monkeypatch.setattr(M, 'load_learner', lambda p, cpu: seen.append(cpu) or real(p, cpu=True))
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    load_fer_learner(tmp_path/'m.pkl'); load_fer_learner(tmp_path/'m.pkl', cpu=True)
+    load_fer_learner(tmp_path/'m.pkl', trust_pickle=True); load_fer_learner(tmp_path/'m.pkl', cpu=True, trust_pickle=True)
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    load_fer_learner(tmp_path/'m.pkl')
+    load_fer_learner(tmp_path/'m.pkl', trust_pickle=True)
     assert seen == [False, True, True]
+    folder = M.save_fer_model(learn, tmp_path/'m')
+    made = []
+    real_dls = M._inference_dls
+    monkeypatch.setattr(M, '_inference_dls', lambda cfg, device=None: made.append(device) or real_dls(cfg, device='cpu'))
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    load_fer_learner(folder); load_fer_learner(folder, cpu=True)
+    assert made[0] != 'cpu' and made[1] == 'cpu'              # a model folder: on the GPU by default too

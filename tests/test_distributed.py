@@ -27,7 +27,7 @@ def test_fer_train_two_processes(src, tmp_path):
     assert "rank 1 of 2: trained {'unfrozen': 4} batches" in r.stdout
     assert r.stdout.count('valid accuracy') == 1                         # rank 0 alone evaluated and wrote
     files = sorted(p.name for p in out.iterdir() if p.is_file())
-    assert files == ['confusion_matrix.png', 'history.csv', 'losses.png', 'metrics.json', 'model.pkl']
+    assert files == ['README.md', 'config.json', 'confusion_matrix.png', 'history.csv', 'losses.png', 'metrics.json', 'model.safetensors']
     m = json.loads((out/'metrics.json').read_text())
     assert (m['world_size'], m['rank'], m['batches'], m['n_train'], m['valid']['n']) == (2, 0, {'unfrozen': 4}, 140, 140)
     # the accuracy logged in training gathers both ranks' halves of the valid set; rank 0's evaluate scores all of it
@@ -35,7 +35,7 @@ def test_fer_train_two_processes(src, tmp_path):
     assert abs(hist.accuracy.iloc[-1] - m['valid']['accuracy']) < 1e-6
     from fer_fastai.learner import load_fer_learner, predict_emotions, evaluate
     from fer_fastai.data import fer_test_dl
-    learn = load_fer_learner(out/'model.pkl')
+    learn = load_fer_learner(out)
     assert not any(n in type(o).__name__ for o in learn.model.modules() for n in ('Sync', 'Distributed'))  # plain model
     assert abs(evaluate(learn, fer_test_dl(learn.dls, src, split='PublicTest'))['accuracy'] - m['valid']['accuracy']) < 1e-6
     df = predict_emotions(learn, list(synth_faces([0, 3, 6], seed=1)))

@@ -16,8 +16,8 @@ def model(tmp_path_factory):
     d = tmp_path_factory.mktemp('model')
     learn = fer_learner(fer_dls(synth_fer(d/'f.csv', n_per_class=8), bs=16, aug=False), 'resnet18', pretrained=False)
     with learn.no_logging(): learn.remove_cb(ProgressCallback).fit(1, 1e-3)
-    learn.export(d/'model.pkl')
-    return d/'model.pkl'
+    from fer_fastai.modelfile import save_fer_model
+    return save_fer_model(learn, d/'model')
 
 @pytest.fixture(scope='module')
 def photo(tmp_path_factory):
@@ -31,18 +31,18 @@ def test_fer_predict_photo_and_folder(model, photo, tmp_path):
     "One face in the astronaut, annotated PNG written, JSON equal to the library's result, a blank photo has none"
     from fer_fastai.inference import load_model, predict_faces
     Image.fromarray(np.full((240, 320, 3), 90, np.uint8)).save(tmp_path/'blank.png')
-    r = run('fer-predict', model, photo, tmp_path/'blank.png', '--out', tmp_path/'ann')
+    r = run('fer-predict', photo, tmp_path/'blank.png', '--model', model, '--out', tmp_path/'ann')
     assert r.returncode == 0, r.stderr[-2000:]
     assert 'astronaut.jpg: 1 face' in r.stdout and 'blank.png: 0 faces' in r.stdout
     ann = np.asarray(Image.open(tmp_path/'ann'/'astronaut_fer.png'))
     assert ann.shape == (512, 512, 3) and (ann != np.asarray(Image.open(photo))).any()
-    r = run('fer-predict', model, photo.parent, '--json')
+    r = run('fer-predict', model, photo.parent, '--json')   # MODEL first, the older form
     res = json.loads(r.stdout)[str(photo)]
     lib = predict_faces(load_model(model), photo)
     assert len(res) == 1 and res[0]['emotion'] == lib.emotion[0]
     np.testing.assert_allclose([res[0][e] for e in EMOTIONS], lib[list(EMOTIONS)].values[0], atol=1e-6)
     (tmp_path/'bad.jpg').write_text('not a photo')
-    r = run('fer-predict', model, tmp_path/'bad.jpg')
+    r = run('fer-predict', tmp_path/'bad.jpg', '--model', model)
     assert r.returncode == 1 and 'cannot read' in r.stderr and 'bad.jpg' in r.stderr and 'Traceback' not in r.stderr
 
 def test_fer_video(model, photo, tmp_path):
@@ -50,7 +50,7 @@ def test_fer_video(model, photo, tmp_path):
     import cv2
     from fer_fastai.inference import synth_video
     vid = synth_video(tmp_path/'in.mp4', np.asarray(Image.open(photo)), n=10, blank=(3,))
-    r = run('fer-video', model, vid, '--out', tmp_path/'out.mp4')
+    r = run('fer-video', vid, '--model', model, '--out', tmp_path/'out.mp4')
     assert r.returncode == 0, r.stderr[-2000:]
     df = pd.read_csv(tmp_path/'out.csv')
     assert sorted(set(df.frame)) == [0, 1, 2, 4, 5, 6, 7, 8, 9] and (df.face == 0).all()
@@ -69,7 +69,7 @@ def test_fer_export_onnx_parity(model, photo, tmp_path):
     a, b = predict_faces(onx, photo), predict_faces(learn, photo)
     assert len(a) == len(b) == 1
     np.testing.assert_allclose(a[list(EMOTIONS)].values, b[list(EMOTIONS)].values, atol=1e-4)
-    r = run('fer-predict', tmp_path/'fer.onnx', photo)
+    r = run('fer-predict', photo, '--model', tmp_path/'fer.onnx')
     assert r.returncode == 0 and f'{b.emotion[0]}' in r.stdout
 
 def _chromium():

@@ -15,13 +15,14 @@ def test_export_load_in_fresh_process(src, tmp_path):
     "Predictions of a learner and of its export loaded in another Python process are identical"
     learn = fer_learner(fer_dls(src, bs=16), 'resnet18', pretrained=False)
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
-    learn.export(tmp_path/'model.pkl')
+    from fer_fastai.modelfile import save_fer_model
+    save_fer_model(learn, tmp_path/'model')
     faces = np.stack([learn.dls.fer.x[i] for i in learn.dls.fer.idxs('PrivateTest')])
     np.save(tmp_path/'faces.npy', faces)
     here = predict_emotions(learn, list(faces))
     code = ("import numpy as np, sys; from fer_fastai.learner import load_fer_learner, predict_emotions;"
             "l = load_fer_learner(sys.argv[1]); predict_emotions(l, list(np.load(sys.argv[2]))).to_csv(sys.argv[3], index=False)")
-    subprocess.run([sys.executable, '-c', code, tmp_path/'model.pkl', tmp_path/'faces.npy', tmp_path/'p.csv'], check=True)
+    subprocess.run([sys.executable, '-c', code, tmp_path/'model', tmp_path/'faces.npy', tmp_path/'p.csv'], check=True)
     there = pd.read_csv(tmp_path/'p.csv')
     assert there.emotion.tolist() == here.emotion.tolist()
     np.testing.assert_allclose(there[list(EMOTIONS)].values, here[list(EMOTIONS)].values, atol=1e-6)
@@ -59,7 +60,17 @@ def test_load_fer_learner_rejects_other_models(tmp_path):
     from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, vision_learner, PILImage
     with pytest.raises(FileNotFoundError, match='does not exist'): load_fer_learner(tmp_path/'none.pkl')
     (tmp_path/'junk.pkl').write_bytes(b'not a model')
-    with pytest.raises(ValueError, match='is not a model exported by fastai'): load_fer_learner(tmp_path/'junk.pkl')
+    with pytest.raises(ValueError, match='is not a model exported by fastai'): load_fer_learner(tmp_path/'junk.pkl', trust_pickle=True)
+    # a real fastai model of something else: three classes of shapes, not FER's seven emotions
+    import numpy as np
+    from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, vision_learner, PILImage
+    from fer_fastai.modelfile import save_fer_model
+    items = [(np.full((32, 32, 3), 40*i, np.uint8), c) for i, c in enumerate(['circle', 'square', 'cross']*4)]
+    dls = DataBlock(blocks=(ImageBlock, CategoryBlock), get_x=lambda o: PILImage.create(o[0]), get_y=lambda o: o[1]).dataloaders(items, bs=4)
+    other = vision_learner(dls, resnet18, pretrained=False)
+    other.export(tmp_path/'other.pkl')
+    with pytest.raises(ValueError, match=r"is a fastai model for \['circle', 'cross', 'square'\], not FER's emotions"):
+        load_fer_learner(tmp_path/'other.pkl', trust_pickle=True)
 
 def test_lite0_head_knows_a_cat():
     "The offline lite0 weights, mapped to timm's names, call scikit-image's tabby cat a cat"
@@ -73,3 +84,18 @@ def test_class_weighted_and_smoothed_loss(src):
     learn = fer_learner(fer_dls(src, bs=16), 'resnet18', pretrained=False, class_weighted=True, label_smoothing=0.1)
     lf = learn.loss_func.func
     assert lf.label_smoothing == 0.1 and lf.weight is not None and len(lf.weight) == 7
+
+def test_hub_offline_when_unreachable(monkeypatch, tmp_path):
+    "huggingface.co unreachable: huggingface_hub is in offline mode inside the context (it reads HF_HUB_OFFLINE only at import), and back after"
+    import huggingface_hub, huggingface_hub.constants as hc
+    import fer_fastai.learner as L
+    monkeypatch.setattr(hc, 'HF_HUB_OFFLINE', False)
+    monkeypatch.setattr(L, '_online', lambda host, timeout=3.: False)
+    with L._hub_offline_if_unreachable():
+        assert hc.is_offline_mode()
+        with pytest.raises(huggingface_hub.errors.LocalEntryNotFoundError) as e:
+            huggingface_hub.hf_hub_download('timm/resnet10t.c3_in1k', 'model.safetensors', cache_dir=tmp_path)
+        assert isinstance(e.value.__cause__ or e.value.__context__, huggingface_hub.errors.OfflineModeIsEnabled)   # no network tried
+    assert not hc.is_offline_mode()
+    monkeypatch.setattr(L, '_online', lambda host, timeout=3.: True)
+    with L._hub_offline_if_unreachable(): assert not hc.is_offline_mode()
