@@ -18,8 +18,8 @@ from .learner import get_arch, fit_to_device, learner_faces, predict_emotions
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'SHIPPED', 'UnsafeModelError', 'norm_stats', 'input_size',
-           'recipe_of', 'source_sha256', 'save_fer_model', 'read_config', 'load_fer_model', 'body_state_dict',
-           'convert_model']
+           'recipe_of', 'source_sha256', 'reads_faces', 'save_fer_model', 'read_config', 'load_fer_model',
+           'body_state_dict', 'convert_model']
 
 # %% ../nbs/02a_modelfile.ipynb #c007
 FORMAT, FORMAT_VERSION = 'fer_fastai', 1
@@ -62,8 +62,16 @@ def _model_card(cfg:dict) -> str:
     if s: lines += ['', '| split | accuracy | macro F1 |', '|---|---|---|'] + [f"| {k} | {v['accuracy']:.1%} | {v['f1_macro']:.3f} |" for k, v in s.items()]
     return '\n'.join(lines) + '\n'
 
+def reads_faces(dls) -> bool:
+    "Whether `dls` read their items as FER's DataLoaders do (`FerFace`: grey faces, any size), which a model folder's config describes"
+    tls = getattr(getattr(dls.valid, 'dataset', None), 'tls', None)
+    return bool(tls) and any(isinstance(t, FerFace) for t in tls[0].tfms.fs)
+
 def save_fer_model(learn:Learner, path, half:bool=False, recipe:dict=None, scores:dict=None, source=None) -> Path:
     "Write `learn` as a model folder at `path`: model.safetensors (float16 if `half`), config.json, README.md"
+    if not reads_faces(learn.dls):
+        raise ValueError("a model folder describes a model that reads faces as FER's DataLoaders do (fer_dls, grey faces); these "
+                         "DataLoaders read other images: keep the weights with learn.save, or the whole learner with learn.export")
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     sd = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in learn.model.state_dict().items()}
     name = getattr(learn, 'arch_name', None) or type(learn.model[0]).__name__
