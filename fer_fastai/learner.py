@@ -20,7 +20,7 @@ __all__ = ['ALIASES', 'HEAD_KWARGS', 'get_arch', 'lite0_state_dict', 'lite0_weig
            'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fit_to_device', 'fer_learner',
            'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'fine_tune_staged', 'load_fer_learner', 'faces_dl',
            'learner_faces', 'predict_emotions', 'fer_scores', 'evaluate', 'report_table', 'plot_history',
-           'plot_confusion', 'train_fer']
+           'plot_confusion', 'check_recipe', 'check_trainable', 'train_fer']
 
 # %% ../nbs/02_learner.ipynb #c007
 _TV = {f.__name__: f for f in model_meta if callable(f)}
@@ -388,16 +388,35 @@ def plot_confusion(res:dict, fname=None, title='confusion matrix'):
     if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
     return fig
 
+def check_recipe(bs:int, size:int, epochs:int, freeze_epochs:int, max_per_class:int=None):
+    "Stop, before anything is read or trained, on settings that cannot train: each error names the setting and the fix"
+    for name, v, lo in (('bs', bs, 1), ('size', size, 16), ('epochs', epochs, 0), ('freeze_epochs', freeze_epochs, 0), ('max_per_class', max_per_class, 1)):
+        if v is not None and (not isinstance(v, (int, np.integer)) or v < lo):
+            raise ValueError(f"{name}={v!r} cannot train: give a whole number of at least {lo}" + (' (the side of the square input, in pixels)' if name=='size' else ''))
+    if epochs + freeze_epochs == 0: raise ValueError("epochs=0 and freeze_epochs=0: nothing to train; give at least one epoch")
+
+def check_trainable(dls):
+    "Stop before training on data that cannot train: fewer training faces than a batch, one emotion only, no validation faces"
+    n, bs, d = len(dls.train_ds), dls.train.bs, getattr(dls, 'fer', None)
+    where = f" in {d.source}" if d is not None else ''
+    if n < bs: raise ValueError(f"{n} training faces{where}, fewer than one batch of {bs}: nothing would train; lower bs, or give more faces")
+    if not len(dls.valid_ds): raise ValueError(f"no validation faces{where}: give a file with PublicTest rows, or a test/ folder")
+    if d is not None:
+        present = sorted(set(d.y[np.asarray(dls.train_ds.items)].tolist()))
+        if len(present) < 2: raise ValueError(f"the training faces{where} are all {EMOTIONS[present[0]] if present else 'missing'}: a classifier needs two emotions or more")
+
 @delegates(fer_learner)
 def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:int=64, epochs:int=5, freeze_epochs:int=1,
               lr:float=None, lr_frozen:float=None, lr_mult:float=100, keep_se:float=1., seed:int=42, num_it:int=100, show:bool=False,
               max_per_class:int=None, device=None, **kwargs) -> tuple:
     "Train by the staged recipe into the model folder `out` (config.json, model.safetensors), with history.csv, metrics.json and the PNGs; return (learn, metrics)"
     import matplotlib; import matplotlib.pyplot as plt
+    check_recipe(bs=bs, size=size, epochs=epochs, freeze_epochs=freeze_epochs, max_per_class=max_per_class)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     dkw = dict(bs=bs, size=size, seed=seed, max_per_class=max_per_class, device=device)
     dls = rank0_first(fer_dls, source, **dkw) if launched() else fer_dls(source, **dkw)
+    check_trainable(dls)
     learn = fer_learner(dls, arch, path=out, **kwargs)
     hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, lr_mult=lr_mult, keep_se=keep_se, out=out,
                             show=show, num_it=num_it)
@@ -415,5 +434,5 @@ def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:in
                    source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
     (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
     from .modelfile import save_fer_model, recipe_of
-    save_fer_model(learn, out, recipe=recipe_of(metrics), scores={'valid': {k: res[k] for k in ('n', 'accuracy', 'f1_macro')}}, source=source)
+    with _solo(): save_fer_model(learn, out, recipe=recipe_of(metrics), scores={'valid': {k: res[k] for k in ('n', 'accuracy', 'f1_macro')}}, source=source)
     return learn, metrics

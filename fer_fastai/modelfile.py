@@ -24,7 +24,7 @@ __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'SHIPPED', 'UnsafeMo
 # %% ../nbs/02a_modelfile.ipynb #c007
 FORMAT, FORMAT_VERSION = 'fer_fastai', 1
 CONFIG, WEIGHTS = 'config.json', 'model.safetensors'
-SHIPPED = Path(fer_fastai.__file__).parent/'pretrained'/'fer2013-lite0'   # the FER2013 model in the package
+SHIPPED = Path(fer_fastai.__file__).parent/'pretrained'/'fer2013_lite0'   # the FER2013 model in the package
 
 class UnsafeModelError(ValueError):
     "A pickled model that was not trusted: loading it would run whatever code it holds"
@@ -80,7 +80,9 @@ def save_fer_model(learn:Learner, path, half:bool=False, recipe:dict=None, score
                library='torchvision' if callable(get_arch(name)) else 'timm', size=input_size(learn), classes=list(map(str, learn.dls.vocab)),
                normalize=dict(mean=stats[0], std=stats[1]) if stats else None, head=getattr(learn, 'fer_head', {}),
                aug=getattr(learn.dls, 'fer_aug', True), dtype='float16' if half else 'float32', recipe=recipe or {}, scores=scores or {})
-    if source is not None and Path(source).exists():
+    if isinstance(source, FerData):   # faces in memory (a subset, say): what they came from, and how many
+        cfg['train_source'] = dict(name=Path(source.source).name if source.source else None, faces=len(source))
+    elif source is not None and Path(source).exists():
         cfg['train_source'] = dict(name=Path(source).name, sha256=source_sha256(source))
     tmp = path/(WEIGHTS + '.tmp')
     save_file(sd, str(tmp), metadata={'format': 'pt'}); tmp.chmod(0o644); tmp.replace(path/WEIGHTS)

@@ -33,11 +33,11 @@ def test_hooks_removed_even_on_error(src):
 def test_map_mass_where_the_signal_is(tmp_path):
     "Trained on faces whose only signal is in the top-left corner, Grad-CAM (resnet18's layer2, 96 px) puts most of its mass there"
     spot = synth_fer(tmp_path/'spot.csv', n_per_class=30, spot=True, noise=0.15)
-    learn = fer_learner(fer_dls(spot, bs=32, aug=False, size=96), 'resnet18', pretrained=False)
+    learn = fer_learner(fer_dls(spot, bs=32, aug=False, size=96, seed=42), 'resnet18', pretrained=False)   # seeded; ten seeds: see DEVELOPERS.md
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(5, 3e-3)
     xb, yb = learn.dls.valid.one_batch()
     maps = cam_upsample(grad_cam(learn, xb, target=yb, layer=learn.model[0][5])[0], (96, 96))
     mass = maps.sum((1, 2))
-    assert (mass > 0).float().mean() > 0.9, mass      # an all-zero map has no evidence to place
+    assert (mass > 0).float().mean() >= 0.75, mass    # an all-zero map has no evidence to place (ten seeds: 0.875-1)
     share = (maps[:, :48, :48].sum((1, 2))[mass > 0]/mass[mass > 0]).mean()
-    assert share > 0.5, share
+    assert share > 0.35, share                        # a quarter of the image: 0.25 by chance (ten seeds: 0.47-0.69)

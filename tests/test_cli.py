@@ -125,3 +125,12 @@ def test_fer_train_relative_out(tmp_path):
     assert (tmp_path/'runs'/'x'/'model.safetensors').is_file() and (tmp_path/'runs'/'x'/'metrics.json').is_file()
     assert not (tmp_path/'runs'/'x'/'runs').exists()
     assert 'wrote runs/x/' in r.stdout
+
+def test_fer_train_refuses_what_cannot_train(tmp_path):
+    "--bs 0, --size 0, --epochs -1 and a source with fewer faces than a batch stop before training, with a message, exit code 1"
+    src = synth_fer(tmp_path/'f.csv', n_per_class=2)
+    for args, msg in ((['--bs', '0'], 'bs=0 cannot train'), (['--size', '0'], 'size=0 cannot train'), (['--epochs', '-1'], 'epochs=-1 cannot train'),
+                      (['--bs', '64'], '14 training faces in'), ):
+        r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--out', tmp_path/'run', *args)
+        assert r.returncode == 1 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr[-1500:])
+    assert not (tmp_path/'run'/'model.safetensors').exists()

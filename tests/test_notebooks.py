@@ -46,7 +46,10 @@ def _path_literals(src):
     import ast
     code = '\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('!', '%')))
     return [n.value for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-            and len(n.value) > 1 and (n.value.startswith(('/', '~')) or (n.value.startswith('..') and not _in_repo(n.value)))]
+            and len(n.value) > 1 and not n.value.startswith(COLAB_ONLY)
+            and (n.value.startswith(('/', '~')) or (n.value.startswith('..') and not _in_repo(n.value)))]
+
+COLAB_ONLY = ('/content/',)   # Colab's own folders (its Drive mount), which fer2013_source uses only in Colab
 
 def _in_repo(p):
     "Whether `p`, relative to nbs/, stays inside the repository's folder (as `../runs/`, `bin/main`'s output, does)"
@@ -55,7 +58,7 @@ def _in_repo(p):
 
 def test_path_literals_checked():
     "The check below sees what it should: absolute paths, home paths and paths out of the repository"
-    assert _path_literals("open('/tmp/x.csv'); Path('~/fer'); f('../../shared/fer.csv'); g('../README.md', '../runs/m.pkl', 'a/b.png', '/')") == ['/tmp/x.csv', '~/fer', '../../shared/fer.csv']
+    assert _path_literals("open('/tmp/x.csv'); Path('~/fer'); f('../../shared/fer.csv'); g('../README.md', '../runs/m.pkl', 'a/b.png', '/', '/content/drive')") == ['/tmp/x.csv', '~/fer', '../../shared/fer.csv']
 
 def test_no_paths_outside_the_repo():
     "Cells that nbdev-test runs name no file outside the repository: data come from $FER2013_CSV, synth_fer or their own cells"
