@@ -174,7 +174,7 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
                 class_weighted:bool=False, frozen_stem:bool=False, metrics=None, **kwargs) -> Learner:
     "A fastai `Learner` for FER: torchvision or timm `arch` with ImageNet weights from the hub or the file `weights`, or 'fer2013': the shipped FER model's body"
     if arch=='fer2013':
-        from .modelfile import SHIPPED, read_config, body_state_dict
+        from fer_fastai.modelfile import SHIPPED, read_config, body_state_dict
         cfg = read_config(SHIPPED)
         arch, start = cfg['arch'], (body_state_dict(SHIPPED), (cfg['normalize']['mean'], cfg['normalize']['std']))
     else: start = None
@@ -318,7 +318,7 @@ def fine_tune_staged(learn:Learner, freeze_epochs:int=1, epochs:int=5, lr_frozen
 # %% ../nbs/02_learner.ipynb #c029
 def load_fer_learner(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner:
     "A FER model: a model folder (`fer-train`'s; default: the one shipped with the package), or a fastai export only with `trust_pickle`"
-    from .modelfile import load_fer_model
+    from fer_fastai.modelfile import load_fer_model
     learn = load_fer_model(path, cpu=cpu, trust_pickle=trust_pickle)
     if list(getattr(learn.dls, 'vocab', [])) != list(EMOTIONS):
         raise ValueError(f"{path} is a fastai model for {list(getattr(learn.dls, 'vocab', []))[:10]}, not FER's emotions {list(EMOTIONS)}")
@@ -433,6 +433,6 @@ def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:in
                    pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))), lrs=getattr(learn, 'stage_lrs', {}), keep_se=keep_se, kept=getattr(learn, 'stage_kept', {}), train_seconds=secs,
                    source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
     (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
-    from .modelfile import save_fer_model, recipe_of
+    from fer_fastai.modelfile import save_fer_model, recipe_of
     with _solo(): save_fer_model(learn, out, recipe=recipe_of(metrics), scores={'valid': {k: res[k] for k in ('n', 'accuracy', 'f1_macro')}}, source=source)
     return learn, metrics
