@@ -153,7 +153,14 @@ def test_load_fer_learner_uses_the_gpu_when_there_is_one(learn, tmp_path, monkey
     folder = M.save_fer_model(learn, tmp_path/'m')
     made = []
     real_dls = M._inference_dls
-    monkeypatch.setattr(M, '_inference_dls', lambda cfg, device=None: made.append(device) or real_dls(cfg, device='cpu'))
+    def on_cpu(cfg, device=None):
+        "Note where the folder's DataLoaders were asked to go, then build them on the CPU (this machine's CUDA cannot start)"
+        made.append(device)
+        with monkeypatch.context() as m:
+            m.setattr(torch.cuda, 'is_available', lambda: False)
+            return real_dls(cfg, device='cpu')
+    monkeypatch.setattr(M, '_inference_dls', on_cpu)
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'current_device', lambda: 0)   # fastai's default_device asks which GPU
     load_fer_learner(folder); load_fer_learner(folder, cpu=True)
     assert made[0] != 'cpu' and made[1] == 'cpu'              # a model folder: on the GPU by default too

@@ -2,7 +2,7 @@ import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 from torchvision.models import resnet18
-from fer_fastai.core import EMOTIONS
+from fer_fastai.core import EMOTIONS, WeightsError
 from fer_fastai.data import fer_dls
 from fer_fastai.learner import *
 from fer_fastai.synth import synth_fer
@@ -57,16 +57,16 @@ def test_no_network_no_file_fails_with_both_ways_out(src, arch, tmp_path, monkey
         fer_learner(fer_dls(src, bs=16), arch, pretrained=True)
 
 def test_load_fer_learner_rejects_other_models(tmp_path):
-    from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, vision_learner, PILImage
     with pytest.raises(FileNotFoundError, match='does not exist'): load_fer_learner(tmp_path/'none.pkl')
     (tmp_path/'junk.pkl').write_bytes(b'not a model')
     with pytest.raises(ValueError, match='is not a model exported by fastai'): load_fer_learner(tmp_path/'junk.pkl', trust_pickle=True)
     # a real fastai model of something else: three classes of shapes, not FER's seven emotions
-    import numpy as np
-    from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, vision_learner, PILImage
-    from fer_fastai.modelfile import save_fer_model
-    items = [(np.full((32, 32, 3), 40*i, np.uint8), c) for i, c in enumerate(['circle', 'square', 'cross']*4)]
-    dls = DataBlock(blocks=(ImageBlock, CategoryBlock), get_x=lambda o: PILImage.create(o[0]), get_y=lambda o: o[1]).dataloaders(items, bs=4)
+    from PIL import Image
+    from fastai.vision.all import ImageDataLoaders, vision_learner
+    for i, c in enumerate(['circle', 'square', 'cross']*4):
+        (tmp_path/'shapes'/c).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((32, 32, 3), 20*i, np.uint8)).save(tmp_path/'shapes'/c/f'{i}.png')
+    dls = ImageDataLoaders.from_folder(tmp_path/'shapes', valid_pct=0.25, seed=0, bs=4)
     other = vision_learner(dls, resnet18, pretrained=False)
     other.export(tmp_path/'other.pkl')
     with pytest.raises(ValueError, match=r"is a fastai model for \['circle', 'cross', 'square'\], not FER's emotions"):

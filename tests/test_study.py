@@ -45,7 +45,7 @@ def test_gpu_study_rehearsed(tmp_path, monkeypatch):
     assert list(table.index) == list(archs) and (table.minutes > 0).all()
     for a in archs:
         out = tmp_path/'study'/a
-        assert {'model.pkl', 'history.csv', 'metrics.json', 'cam_grid.png', 'confusion_matrix.png'} <= {p.name for p in out.iterdir()}
+        assert {'config.json', 'model.safetensors', 'history.csv', 'metrics.json', 'cam_grid.png', 'confusion_matrix.png'} <= {p.name for p in out.iterdir()}
         m = json.loads((out/'metrics.json').read_text())
         assert m['size'] == GPU_STUDY['size'] and m['bs'] == GPU_STUDY['bs'] and m['pretrained'] and m['n_train'] == 210
     # the bodies started from the files placed in the caches: one step at the body's low rate has barely moved the first
