@@ -13,12 +13,15 @@ from pathlib import Path
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'WeightsError', 'emotion_idx', 'default_fer_path']
+__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'FerError', 'WeightsError', 'emotion_idx', 'default_fer_path']
 
 # %% ../nbs/00_core.ipynb #c007
 EMOTIONS = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise', 'Neutral')
 USAGES = ('Training', 'PublicTest', 'PrivateTest')
 FACE_SIZE = 48
+
+class FerError(ValueError):
+    "A FER source that cannot be read as it is; the message names the file, the row and the fix"
 
 class WeightsError(RuntimeError):
     "Pretrained weights that cannot be had: the message says how to get them (here so that the commands can catch it without loading torch)"

@@ -6,34 +6,35 @@ Docs: https://fer-fastai.github.io/fer_fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #c004
 from __future__ import annotations
-import hashlib, io, itertools, json, os, warnings, zlib
+import collections, hashlib, io, itertools, json, os, re, warnings
 from concurrent.futures import ThreadPoolExecutor
+from csv import reader as _csv_reader, Error as _CsvError
 from pathlib import Path
 from .core import *
+from .core import _ALIASES
+from .sources import text_lines, _is_junk
 import numba, numpy as np, pandas as pd, torch
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.basics import store_attr
 from fastai.vision.all import *
-
-try: from isal import isal_zlib as _zlib  # ISA-L inflates gzip about 3x faster than zlib
-except ImportError: _zlib = zlib
+_all_ = ['FerError']
 
 # %% auto #0
-__all__ = ['IMG_EXTS', 'FER_SOURCES', 'KAGGLE_FER2013', 'FerError', 'FerData', 'read_fer_csv', 'to_face', 'read_fer_folder',
-           'fer_cache_dir', 'read_fer', 'fer2013_source', 'class_weights', 'TensorFace', 'FerFace', 'FerLabel',
-           'Grey2RGB', 'FerDL', 'fer_batch_tfms', 'per_class_sample', 'fer_subset', 'fer_datablock', 'fer_dls',
-           'fer_test_dl']
+__all__ = ['IMG_EXTS', 'FER_SOURCES', 'KAGGLE_FER2013', 'FerData', 'read_fer_csv', 'to_face', 'read_fer_folder', 'fer_cache_dir',
+           'read_fer', 'fer2013_source', 'class_weights', 'TensorFace', 'FerFace', 'FerLabel', 'Grey2RGB', 'FerDL',
+           'fer_batch_tfms', 'per_class_sample', 'fer_subset', 'fer_datablock', 'fer_dls', 'fer_test_dl', 'FerError']
 
 # %% ../nbs/01_data.ipynb #c007
-class FerError(ValueError):
-    "A FER source that cannot be read as it is; the message names the file, the row and the fix"
-
 class FerData:
-    "FER faces: `x` uint8 (N,48,48), `y` int labels, `usage` split names, `skipped` bad rows"
-    def __init__(self, x, y, usage, source=None, skipped=None, n_ignored=0):
+    "FER faces: `x` uint8 (N,48,48), `y` int labels, `usage` split names; `skipped` faces that could not be read, `ignored` what is not a face, `notes` what reading changed"
+    def __init__(self, x, y, usage, source=None, skipped=None, ignored=None, notes=None):
         store_attr()
         if skipped is None: self.skipped = pd.DataFrame(columns=['row','where','reason'])
+        if ignored is None: self.ignored = pd.DataFrame(columns=['where','reason'])
+        self.notes = list(notes or [])
     def __len__(self): return len(self.y)
+    @property
+    def n_ignored(self): return len(self.ignored)
     @property
     def classes(self): return list(EMOTIONS)
     @property
@@ -51,9 +52,11 @@ class FerData:
         c = self.counts()
         c['total'] = c.sum(axis=1)
         s = f"FerData: {len(self)} faces {tuple(self.x.shape[1:])} from {self.source}\n{c.to_string()}"
-        if len(self.skipped): s += f"\nskipped {len(self.skipped)} bad rows (see .skipped); first: {self.skipped.iloc[0].reason}"
-        if self.n_ignored: s += f"\nignored {self.n_ignored} files that are not images"
-        return s
+        if len(self.skipped): s += f"\nskipped {len(self.skipped)} faces that cannot be read (see .skipped); first: {self.skipped.iloc[0].reason}"
+        if len(self.ignored):
+            why = collections.Counter(self.ignored.reason)
+            s += f"\nignored {len(self.ignored)} entries that are not faces (see .ignored): " + '; '.join(f'{n} {r}' for r,n in why.most_common(3))
+        return s + ''.join(f"\nnote: {n}" for n in self.notes)
 
 # %% ../nbs/01_data.ipynb #c009
 _N_PIX = FACE_SIZE*FACE_SIZE
@@ -67,8 +70,8 @@ def _label(a, s, e):
     return a[s]-48 if e-s == 1 and 48 <= a[s] <= 54 else -1
 
 @_jit
-def _pixels_fast(a, j, out):
-    "Numbers of 1-3 digits, each followed by one space, from a[j] to the field's end: (end, count, regular?)"
+def _pixels_fast(a, j, out, q):
+    "Numbers of 1-3 digits, each followed by one space, from a[j] to the field's end `q` (the separator, or a closing quote): (end, count, regular?)"
     k, n = 0, len(a)
     while j + 3 < n:                               # one number a turn, with no branch on how many digits it has
         c0, c1, c2 = np.int64(a[j])-48, np.int64(a[j+1])-48, np.int64(a[j+2])-48
@@ -79,17 +82,17 @@ def _pixels_fast(a, j, out):
         if c0 < 0 or c0 > 9 or v > 255: return j, k, False
         out[min(k, len(out)-1)] = v
         k += 1; j += 2+d1+d2
-        if t != 32: return j-1, k, t == 44 or t == 10 or t == 13
+        if t != 32: return j-1, k, t == q or t == 10 or t == 13
     return j, k, False
 
 @_jit
-def _pixels_slow(a, j, out):
-    "Any spacing, any bytes, from a[j] to the field's end: (end, count, all numbers 0-255?)"
+def _pixels_slow(a, j, out, sep, q):
+    "Any spacing (spaces, or tabs in a file not separated by tabs), from a[j] to the field's end: (end, count, all numbers 0-255?)"
     k, v, ok, n = 0, -1, True, len(a)
-    while j < n and a[j] != 44 and a[j] != 10 and a[j] != 13:
+    while j < n and a[j] != q and a[j] != sep and a[j] != 10 and a[j] != 13:
         d = np.int64(a[j]) - 48
         if 0 <= d <= 9: v = d if v < 0 else min(v*10 + d, 1000)
-        elif a[j] == 32:
+        elif a[j] == 32 or (a[j] == 9 and sep != 9):
             if v >= 0:
                 if v > 255: ok = False
                 out[min(k, len(out)-1)] = min(v, 255); k += 1; v = -1
@@ -101,204 +104,322 @@ def _pixels_slow(a, j, out):
     return j, k, ok
 
 @_jit
-def _scan_csv(a, ie, ip, iu, x, y, npix, nfld, spans):
-    "Parse the CSV lines in bytes `a` into x, y (-1: bad label), npix (-1: bad byte or value), nfld, spans; return the row count"
+def _scan_csv(a, sep, ie, ip, iu, x, y, npix, nfld, spans):
+    "Parse the CSV lines in bytes `a` into x, y (-1: not a digit label), npix (-1: bad byte, value or quote), nfld, spans (line, usage, label); return the row count"
     r, i, n = 0, 0, len(a)
     while i < n:
         if a[i] == 10: i += 1; continue            # a blank line is not a row
         if a[i] == 13 and i+1 < n and a[i+1] == 10: i += 2; continue
-        ls, f = i, 0
-        y[r], npix[r], spans[r, 2], spans[r, 3] = -1, -1, ls, ls
+        ls, f, quotes_ok = i, 0, True
+        y[r], npix[r] = -1, -1
+        for c in range(2, 6): spans[r, c] = ls
         while True:                                # one field a turn, each byte read once
-            fs = i
+            quoted = i < n and a[i] == 34          # a field in double quotes, as R's write.csv and QUOTE_ALL write them
+            if quoted: i += 1
+            fs, q = i, 34 if quoted else sep
             if f == ip:
-                i, k, ok = _pixels_fast(a, i, x[r])
-                if not ok: i, k, ok = _pixels_slow(a, fs, x[r])
+                i, k, ok = _pixels_fast(a, i, x[r], q)
+                if not ok: i, k, ok = _pixels_slow(a, fs, x[r], sep, q)
                 npix[r] = k if ok else -1
             else:
-                while i < n and a[i] != 44 and a[i] != 10 and a[i] != 13: i += 1
-                if f == ie: y[r] = _label(a, fs, i)
+                while i < n and a[i] != q and a[i] != 10 and a[i] != 13: i += 1
+                if f == ie: y[r] = _label(a, fs, i); spans[r, 4], spans[r, 5] = fs, i
                 if f == iu: spans[r, 2], spans[r, 3] = fs, i
+            if quoted:
+                if i < n and a[i] == 34: i += 1
+                else: quotes_ok = False
             f += 1
-            if i >= n or a[i] != 44: break
+            if i >= n or a[i] != sep: break
             i += 1
+        if not quotes_ok: npix[r] = -1
         nfld[r], spans[r, 0], spans[r, 1] = f, ls, i
         while i < n and a[i] != 10: i += 1         # past '\r' (and anything after it) to the next line
         i += 1; r += 1
     return r
 
 # %% ../nbs/01_data.ipynb #c012
-def _row_error(fname, row, line:bytes, cols) -> str:
-    "Why data `row` (its raw `line`) of `fname` cannot be read"
-    where = f"row {row} (line {row+2}) of {fname}"
-    fields = line.decode(errors='replace').rstrip('\r').split(',')
+def _row_error(fname, row, line:bytes, cols, sep:str=',', at:str=None, cut:bool=False) -> str:
+    "Why data `row` (its raw `line`, at line `at` of the file) of `fname` cannot be read"
+    where = f"row {row} ({at or f'line {row+2}'}) of {fname}"
+    if cut: where += " (the last line, which ends without a newline: the file may have been cut short, as by a download that did not finish)"
+    text = line.decode(errors='replace').rstrip('\r')
+    try: fields = next(_csv_reader([text], delimiter=sep, strict=True), [])
+    except _CsvError as e: return f"{where} has an unmatched double quote ({e}); close the quote or remove it"
     if len(fields)!=len(cols):
-        return f"{where} has {len(fields)} comma-separated fields, expected {len(cols)} ({','.join(cols)})"
+        s = f"{where} has {len(fields)} {_SEP_NAMES[sep]}-separated fields, expected {len(cols)} ({sep.join(cols)})"
+        if len(fields)==len(cols)+1 and not fields[-1].strip(): s += '; it ends with an extra separator: remove it'
+        return s
     f = dict(zip(cols, fields))
-    if f['emotion'].strip() not in [str(i) for i in range(len(EMOTIONS))]:
-        return f"{where} has emotion {f['emotion']!r}, expected a label 0-6 ({', '.join(f'{i} {e}' for i,e in enumerate(EMOTIONS))})"
-    if 'usage' in f and f['usage'].strip() not in USAGES:
+    if {'emotion', 'pixels'} <= {v.strip().lower() for v in fields}:
+        return f"{where} is a header with other columns ({text[:60]}): files of different layouts were joined; read each on its own"
+    if _label_text(f['emotion'].encode()) < 0:
+        return f"{where} has emotion {f['emotion']!r}, expected a label 0-6 ({', '.join(f'{i} {e}' for i,e in enumerate(EMOTIONS))}) or an emotion's name"
+    if 'usage' in f and f['usage'].strip().lower() not in [u.lower() for u in USAGES]:
         return f"{where} has Usage {f['usage']!r}, expected one of {', '.join(USAGES)}"
     pix = f['pixels'].split()
     if len(pix)!=_N_PIX: return f"{where} has {len(pix)} pixel values, expected {_N_PIX} (48x48)"
     for j,p in enumerate(pix):
-        if not p.isdigit(): return f"{where} has pixel {j} = {p!r}, expected an integer 0-255"
+        if re.fullmatch(r'\d+\.0*', p) and p.isascii():
+            return f"{where} has pixel {j} = {p!r}, a decimal number: write the grey levels as integers 0-255 (as fer2013.csv has them)"
+        if not (p.isascii() and p.isdigit()): return f"{where} has pixel {j} = {p!r}, expected an integer 0-255 (values separated by spaces)"
         if int(p)>255: return f"{where} has pixel {j} = {p}, expected an integer 0-255"
     return f"{where} cannot be read"
 
 # %% ../nbs/01_data.ipynb #c013
-_USAGE = {u.encode():u for u in USAGES}
+_USAGE = {u.lower().encode():u for u in USAGES}
+_SEP_NAMES = {',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'bar'}
 
-def _parse_chunk(buf:bytes, cols:list):
-    "Parse the CSV lines in `buf`: x, y, usage, bad row numbers (local), row count, line spans"
+def _label_text(s:bytes) -> int:
+    "The label in an emotion field the fast scan does not take: '3.0' (as pandas writes a column with gaps) or a name ('happy'); else -1"
+    t = s.decode(errors='replace').strip().strip('"').strip().lower()
+    if re.fullmatch(r'[0-6](\.0*)?', t): return int(t[0])
+    return _ALIASES.get(t, -1)
+
+def _parse_chunk(buf:bytes, cols:list, sep:str, header:bytes):
+    "Parse the CSV lines in `buf`: x, y, usage, bad and repeated-header row numbers (local), row count, line spans"
     m = buf.count(b'\n')+1
     x = np.empty((m, _N_PIX), np.uint8)
-    y, npix, nfld, spans = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64), np.empty((m,4), np.int64)
+    y, npix, nfld, spans = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64), np.empty((m,6), np.int64)
     iu = cols.index('usage') if 'usage' in cols else -1
-    n = _scan_csv(np.frombuffer(buf, np.uint8), cols.index('emotion'), cols.index('pixels'), iu, x, y, npix, nfld, spans)
-    use = np.array([_USAGE.get(buf[s:e].strip(), '') for s,e in spans[:n,2:].tolist()] if iu>=0 else ['Training']*n)
-    bad = (npix[:n]!=_N_PIX) | (nfld[:n]!=len(cols)) | (y[:n]<0) | (use=='')
-    good = ~bad
-    x = x[:n][good] if bad.any() else x[:n]
-    return x.reshape(-1, FACE_SIZE, FACE_SIZE), y[:n][good], use[good], np.flatnonzero(bad), n, (spans[:n,0], spans[:n,1])
+    n = _scan_csv(np.frombuffer(buf, np.uint8), ord(sep), cols.index('emotion'), cols.index('pixels'), iu, x, y, npix, nfld, spans)
+    y, spans = y[:n], spans[:n]
+    hdr = np.zeros(n, bool)
+    for r in np.flatnonzero(y < 0):   # names, '3.0', a header repeated where files were joined
+        line = buf[spans[r,0]:spans[r,1]].strip().removeprefix(b'\xef\xbb\xbf')
+        y[r], hdr[r] = _label_text(buf[spans[r,4]:spans[r,5]]), line.lower() == header.lower()
+    use = np.array([_USAGE.get(buf[s:e].strip().lower(), '') for s,e in spans[:,2:4].tolist()] if iu>=0 else ['Training']*n)
+    bad = ((npix[:n]!=_N_PIX) | (nfld[:n]!=len(cols)) | (y<0) | (use=='')) & ~hdr
+    good = ~bad & ~hdr
+    x = x[:n][good] if not good.all() else x[:n]
+    return x.reshape(-1, FACE_SIZE, FACE_SIZE), y[good], use[good], np.flatnonzero(bad), np.flatnonzero(hdr), n, (spans[:,0], spans[:,1])
 
 # %% ../nbs/01_data.ipynb #c015
-def _is_gzip(path) -> bool:
-    with open(path, 'rb') as f: return f.read(2)==b'\x1f\x8b'
-
-def _line_chunks(path, size=1<<21):
-    "Yield the file's text in chunks of whole lines, inflating gzip"
-    dec = _zlib.decompressobj(31) if _is_gzip(path) else None
-    rest = b''
-    with open(path, 'rb') as f:
-        while comp := f.read(size):
-            buf = rest + (dec.decompress(comp) if dec else comp)
-            cut = buf.rfind(b'\n')+1
-            if cut: yield buf[:cut]; rest = buf[cut:]
-            else: rest = buf
-    if dec: rest += dec.flush()
-    if rest: yield rest
-
-def _header(path, first:bytes):
-    "Normalised column names of a FER CSV"
-    cols = [c.strip().lower() for c in first.decode('utf-8-sig', errors='replace').strip().split(',')]
+def _header(name, line:bytes):
+    "(normalised column names, separator) of a FER CSV's first line"
+    text = line.decode('utf-8', errors='replace').strip()
+    sep = next((s for s in _SEP_NAMES if s in text), ',')
+    cols = [c.strip().strip('"\'').strip().lower() for c in text.split(sep)]
+    found = ', '.join(repr(o if len(o)<24 else o[:20]+'...') for o in cols[:5]) + (', ...' if len(cols) > 5 else '')
+    if _label_text(cols[0].encode()) >= 0 and len(text) > 1000:
+        raise FerError(f"{name} has no header: its first line is already a face ({text[:30]}...); add the line 'emotion,pixels,Usage' "
+                       "at the top, naming the columns in the order the rows have them")
+    if {'happiness', 'contempt'} <= set(cols):
+        raise FerError(f"{name} is a FER+ label file (votes per emotion, no pixels): its faces are those of fer2013.csv; give fer2013.csv")
+    if 'pixels' not in cols and len(cols) > 100:
+        raise FerError(f"{name} has {len(cols)} columns ({found}): one a pixel? expected one 'pixels' column holding the 2304 grey levels "
+                       "of a face separated by spaces, as fer2013.csv has them")
+    if 'pixels' in cols and 'emotion' not in cols:
+        raise FerError(f"{name} has no 'emotion' column, only pixels (its columns: {found}): faces without labels cannot train or be scored "
+                       "(Kaggle's competition test.csv is such a file); give fer2013.csv, whose rows carry emotion and Usage")
     for c in ('emotion','pixels'):
         if c not in cols:
-            found = ', '.join(repr(o if len(o)<24 else o[:20]+'...') for o in cols[:5])
-            raise FerError(f"{path} has no {c!r} column (its first line has {found}); a FER2013 CSV starts with the header "
-                           "'emotion,pixels,Usage' ('Usage' optional): add it if the file has none")
-    return cols
+            raise FerError(f"{name} has no {c!r} column (its first line has {found}); a FER2013 CSV starts with the header "
+                           "'emotion,pixels,Usage' ('Usage' optional)")
+    for c in ('emotion', 'pixels', 'usage'):
+        if cols.count(c) > 1: raise FerError(f"{name} has {cols.count(c)} columns named {c!r} ({found}): rename or delete all but one")
+    return cols, sep
 
 # %% ../nbs/01_data.ipynb #c016
 def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
-    "Read FER2013's CSV layout (gzipped or not) into a `FerData`"
+    "Read FER2013's CSV layout (plain or compressed, alone or in an archive, any Unicode encoding) into a `FerData`"
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path} does not exist; give the path of fer2013.csv (or .csv.gz) or of the image-folder release")
-    chunks = _line_chunks(path)
+    chunks, member = text_lines(path)
+    name, fname = (path, path.name) if member is None else (f"{path}:{member}", f"{path.name}:{member}")
     first = next(chunks, b'')
+    body = first.lstrip(b'\r\n\t ')   # blank lines before the header
+    lines, first = first[:len(first)-len(body)].count(b'\n') + 1, body   # lines of the file before the first row
     hdr_end = first.find(b'\n')+1 or len(first)
-    if not first.strip(): raise FerError(f"{path} is empty; expected a header 'emotion,pixels,Usage' and one face a row")
-    cols = _header(path, first[:hdr_end])
+    if not first.strip(): raise FerError(f"{name} is empty; expected a header 'emotion,pixels,Usage' and one face a row")
+    header = first[:hdr_end].strip()
+    cols, sep = _header(name, header)
     first = first[hdr_end:]
-    xs, ys, us, skipped, row0 = [], [], [], [], 0
+    xs, ys, us, skipped, ignored, row0 = [], [], [], [], [], 0
     def collect(fut, buf):
-        nonlocal row0
-        x, y, u, bad, n, (st, en) = fut.result()
+        nonlocal row0, lines
+        x, y, u, bad, hdr, n, (st, en) = fut.result()
         xs.append(x); ys.append(y); us.append(u)
+        at = lambda r: f"line {lines + buf.count(10, 0, st[r]) + 1}"
         for r in bad:
-            msg = _row_error(path.name, row0+r, buf[st[r]:en[r]], cols)
+            msg = _row_error(fname, row0+r, buf[st[r]:en[r]], cols, sep, at(r), cut=r==n-1 and not buf.endswith(b'\n'))
             if on_bad=='raise': raise FerError(msg + "; fix or delete that row, or pass on_bad='skip' to skip bad rows")
-            skipped.append(dict(row=row0+r, where=f'line {row0+r+2} of {path.name}', reason=msg))
-        row0 += n
+            skipped.append(dict(row=row0+r, where=f'{at(r)} of {fname}', reason=msg))
+        ignored.extend(dict(where=f'{at(r)} of {fname}', reason='a repeated header line (files joined with cat?)') for r in hdr)
+        row0 += n; lines += buf.count(10)
     with ThreadPoolExecutor(threads) as ex:
         pending = []
         for buf in itertools.chain([first] if first else [], chunks):
-            pending.append((ex.submit(_parse_chunk, buf, cols), buf))
+            pending.append((ex.submit(_parse_chunk, buf, cols, sep, header), buf))
             if len(pending) > threads: collect(*pending.pop(0))
         for p in pending: collect(*p)
     res = FerData(np.concatenate(xs) if xs else np.zeros((0,48,48),np.uint8), np.concatenate(ys) if ys else np.zeros(0,np.int64),
-                  np.concatenate(us) if us else np.zeros(0,str), source=path, skipped=pd.DataFrame(skipped, columns=['row','where','reason']))
-    if not len(res) and not len(res.skipped): raise FerError(f"{path} has a header but no rows of faces")
-    if len(res.skipped): warnings.warn(f"skipped {len(res.skipped)} bad rows of {path.name} (rows {res.skipped.row.tolist()[:10]}...); see .skipped")
+                  np.concatenate(us) if us else np.zeros(0,str), source=path, skipped=pd.DataFrame(skipped, columns=['row','where','reason']),
+                  ignored=pd.DataFrame(ignored, columns=['where','reason']))
+    if not len(res) and not len(res.skipped): raise FerError(f"{name} has a header but no rows of faces")
+    if len(res.skipped): warnings.warn(f"skipped {len(res.skipped)} bad rows of {fname} (rows {res.skipped.row.tolist()[:10]}...); see .skipped")
     return res
 
 # %% ../nbs/01_data.ipynb #c023
-IMG_EXTS = {'.jpg','.jpeg','.png','.bmp','.gif','.tif','.tiff','.webp','.pgm','.ppm'}
-_DIR_SPLIT = {'train':'Training', 'training':'Training', 'test':'PublicTest', 'val':'PublicTest', 'valid':'PublicTest',
+IMG_EXTS = {'.jpg','.jpeg','.jpe','.jfif','.png','.bmp','.gif','.tif','.tiff','.webp','.pgm','.ppm','.pbm','.pnm'}
+_DIR_SPLIT = {'train':'Training', 'training':'Training', 'test':'PublicTest', 'testing':'PublicTest', 'val':'PublicTest', 'valid':'PublicTest',
               'validation':'PublicTest', 'publictest':'PublicTest', 'privatetest':'PrivateTest'}
+_ALPHA_MODES = {'RGBA', 'RGBa', 'LA', 'La', 'PA'}
+
+def _grey(img:Image.Image) -> np.ndarray:
+    "One image of any mode as grey uint8, its levels scaled from its bit depth; a `FerError` for what is not one opaque face"
+    if getattr(img, 'n_frames', 1) > 1: raise FerError(f"has {img.n_frames} frames (an animation or a multi-page file); expected one face an image")
+    m = img.mode
+    if m in _ALPHA_MODES or (m == 'P' and 'transparency' in img.info):
+        alpha = np.asarray((img.convert('RGBA') if m == 'P' else img).getchannel('A'))
+        if (alpha < 255).any(): raise FerError(f"has transparent pixels (mode {m}), so its background is unknown: flatten it onto a background first")
+    if m.startswith('I;16'): return np.round(np.asarray(img, np.float32)/257).astype(np.uint8)   # 16 bits a level
+    if m in ('I', 'F'):
+        a = np.asarray(img, np.float64)
+        if not np.isfinite(a).all() or a.min() < 0: raise FerError(f"has grey levels outside 0..65535 (mode {m}, {a.min()}..{a.max()}); save it as an 8-bit image")
+        scale = 1/255 if m == 'F' and a.max() <= 1 else 1. if a.max() <= 255 else 257. if a.max() <= 65535 else None
+        if scale is None: raise FerError(f"has grey levels up to {a.max():.0f} (mode {m}): save it as an 8- or 16-bit image")
+        return np.round(a/scale).astype(np.uint8)
+    return np.asarray(img.convert('L'))
+
+def _upright(im:Image.Image) -> Image.Image:
+    "The image turned as its EXIF orientation says (phones store photos sideways)"
+    return ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) != 1 else im
 
 def to_face(img, size:int=FACE_SIZE) -> np.ndarray:
-    "A PIL image, path or array as a grey uint8 (size,size) array"
-    if isinstance(img, (str, Path)): img = Image.open(img)
+    "A PIL image, path or array as a grey uint8 (size,size) array: upright by its EXIF, levels scaled from its bit depth"
+    if isinstance(img, (str, Path)):
+        with Image.open(img) as im: return to_face(_upright(im), size)
     if isinstance(img, np.ndarray): img = Image.fromarray(img if img.dtype==np.uint8 else np.clip(img,0,255).astype(np.uint8))
-    img = img.convert('L')
-    if img.size!=(size,size): img = img.resize((size,size), Image.Resampling.BILINEAR)
-    return np.asarray(img)
+    a = _grey(img)
+    if a.shape != (size,size): a = np.asarray(Image.fromarray(a).resize((size,size), Image.Resampling.BILINEAR))
+    return a
+
+def _emotion(name:str):
+    try: return emotion_idx(name)
+    except ValueError: return None
+
+def _unwrap(root:Path):
+    "The folder that holds the layout: `root`, or the folder it only wraps (an archive extracted into fer2013/ or archive/)"
+    while True:
+        kids = [p for p in root.iterdir() if not _is_junk(p.name)]
+        if len(kids) != 1 or not kids[0].is_dir() or kids[0].name.lower() in _DIR_SPLIT or _emotion(kids[0].name) is not None: return root
+        root = kids[0]
 
 def _folder_items(root:Path):
-    "(path, label, usage) of every image under root, and the count of other files"
-    items, other = [], 0
-    subs = [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith('.')]
-    split_dirs = [d for d in subs if d.name.lower() in _DIR_SPLIT]
-    for sd in (split_dirs or [root]):
-        for ed in sorted(d for d in sd.iterdir() if d.is_dir() and not d.name.startswith('.')):
-            try: lbl = emotion_idx(ed.name)
-            except ValueError as e: raise FerError(f"folder {ed} is not named after an emotion: {e}; rename or remove it") from None
-            for f in sorted(ed.iterdir()):
-                if f.name.startswith('.') or not f.is_file(): continue
-                if f.suffix.lower() not in IMG_EXTS: other += 1; continue
-                pre = f.name.split('_')[0]
-                usage = pre if pre in USAGES else _DIR_SPLIT.get(sd.name.lower(), 'Training')
-                items.append((f, lbl, usage))
-    return items, other
+    "(path, label, usage) of each image under `root` in an emotion folder; (path, reason) of what cannot be a face there"
+    top = [d for d in root.iterdir() if d.is_dir() and not _is_junk(d.name)]
+    split_dirs = [d.name for d in top if d.name.lower() in _DIR_SPLIT]
+    if split_dirs and any(_emotion(d.name) is not None for d in top):
+        raise FerError(f"{root} mixes split folders ({', '.join(split_dirs)}) with emotion folders ({', '.join(d.name for d in top if _emotion(d.name) is not None)}): "
+                       "put every emotion folder inside train/ or test/")
+    here = _DIR_SPLIT.get(root.name.lower(), 'Training')   # `train` or `test` itself may be the folder named
+    items, outside = [], []
+    for f in sorted(root.rglob('*')):
+        rel = f.relative_to(root)
+        if f.is_dir(): continue
+        if _is_junk(str(rel)): outside.append((f, 'a hidden or system file')); continue
+        parts, usage = rel.parts[:-1], here
+        if split_dirs:
+            if not parts or parts[0].lower() not in _DIR_SPLIT: outside.append((f, f"is outside the split folders ({', '.join(split_dirs)})")); continue
+            usage, parts = _DIR_SPLIT[parts[0].lower()], parts[1:]
+        if not parts: outside.append((f, f"is not in an emotion folder: move it into the folder named after its emotion inside {f.parent}")); continue
+        lbl = _emotion(parts[0])
+        if lbl is None:
+            edir = root.joinpath(*rel.parts[:len(rel.parts)-len(parts)])
+            outside.append((f, f"is in the folder {edir}, but {parts[0]!r} is not an emotion; expected one of "
+                               f"{', '.join(e.lower() for e in EMOTIONS)} (or a label 0-6): rename or remove the folder")); continue
+        pre = f.name.split('_')[0]
+        items.append((f, lbl, pre if pre in USAGES else usage))
+    return items, outside
+
+_NOT_IMAGE = "is not an image"
+
+def _kind(im:Image.Image) -> str:
+    "'deep' (16-bit or float levels), 'colour' (channels that differ) or 'grey'"
+    if im.mode.startswith('I') or im.mode == 'F': return 'deep'
+    if im.mode in ('1', 'L', 'LA', 'La'): return 'grey'
+    rgb = np.asarray(im.convert('RGB'))
+    return 'grey' if (rgb[..., :1] == rgb[..., 1:]).all() else 'colour'
 
 def _load_face(f):
-    try: return to_face(f)
+    "(face, kind, size) of an image file, or the error that stops it"
+    try:
+        if not f.exists(): raise FerError("is a link to nothing")
+        with Image.open(f) as im: return to_face(_upright(im)), _kind(im), im.size
+    except UnidentifiedImageError as e: return FerError(_NOT_IMAGE) if f.suffix.lower() not in IMG_EXTS else e
     except Exception as e: return e
 
+def _reading_notes(loaded) -> list:
+    "What reading changed in the faces, for the repr"
+    notes, kinds = [], collections.Counter(k for _,k,_ in loaded)
+    if kinds['colour']: notes.append(f"{kinds['colour']} colour images made grey (ITU-R 601 luma, as FER2013's own faces)")
+    if kinds['deep']: notes.append(f"{kinds['deep']} images of 16-bit or float grey levels scaled to 0-255")
+    sizes = collections.Counter(s for _,_,s in loaded if s != (FACE_SIZE, FACE_SIZE))
+    if sizes:
+        odd = sum(n for (w,h),n in sizes.items() if w != h)
+        notes.append(f"{sum(sizes.values())} images resized to 48x48 (from " + ', '.join(f'{w}x{h}' for (w,h),_ in sizes.most_common(3))
+                     + (', ...' if len(sizes) > 3 else '') + ')' + (f'; {odd} of them not square, so stretched' if odd else ''))
+    return notes
+
 def read_fer_folder(path, on_bad:str='raise', threads:int=4) -> FerData:
-    "Read the image-folder release (`train/<emotion>/*`, `test/<emotion>/*`) into a `FerData`"
+    "Read the image-folder release (`train/<emotion>/*`, `test/<emotion>/*`, or `<emotion>/*`) into a `FerData`: every file is a face, or reported"
     path = Path(path)
-    items, other = _folder_items(path)
-    if not items: raise FerError(f"{path} holds no images in <split>/<emotion>/ folders; expected e.g. train/angry/*.jpg, test/happy/*.jpg")
+    root = _unwrap(path)
+    items, outside = _folder_items(root)
+    skipped, ignored = [], []
+    for f, why in outside:   # an image where no label can be had is a face lost: an error; any other file is only reported
+        if why == 'a hidden or system file': ignored.append(dict(where=str(f), reason=why))
+        elif f.suffix.lower() in IMG_EXTS:
+            if on_bad == 'raise': raise FerError(f"image {f} {why}; or pass on_bad='skip' to skip it")
+            skipped.append(dict(row=-1, where=str(f), reason=f"image {f} {why}"))
+        else: ignored.append(dict(where=str(f), reason="not an image, outside the emotion folders"))
     with ThreadPoolExecutor(threads) as ex: faces = list(ex.map(_load_face, [f for f,_,_ in items]))
-    skipped, keep = [], []
+    keep = []
     for i,(face,(f,_,_)) in enumerate(zip(faces, items)):
         if not isinstance(face, Exception): keep.append(i); continue
-        msg = f"image {f} cannot be read ({type(face).__name__}: {face}); replace or delete it"
+        if isinstance(face, FerError) and str(face) == _NOT_IMAGE: ignored.append(dict(where=str(f), reason='not an image')); continue
+        msg = f"image {f} {face}" if isinstance(face, FerError) else f"image {f} cannot be read ({type(face).__name__}: {face}); replace or delete it"
         if on_bad=='raise': raise FerError(msg + ", or pass on_bad='skip' to skip bad images")
         skipped.append(dict(row=i, where=str(f), reason=msg))
-    if skipped: warnings.warn(f"skipped {len(skipped)} unreadable images under {path}; see .skipped")
-    x = np.stack([faces[i] for i in keep]) if keep else np.zeros((0,FACE_SIZE,FACE_SIZE), np.uint8)
-    return FerData(x, np.array([items[i][1] for i in keep], np.int64), np.array([items[i][2] for i in keep], str),
-                   source=path, skipped=pd.DataFrame(skipped, columns=['row','where','reason']), n_ignored=other)
+    if not keep and not skipped:
+        tables = [f.name for f in root.iterdir() if f.is_file() and f.name.lower().endswith(('.csv', '.csv.gz'))]
+        if tables: raise FerError(f"{path} holds no images in <split>/<emotion>/ folders, but it has {', '.join(tables)}: pass that file")
+        raise FerError(f"{path} holds no images in <split>/<emotion>/ folders; expected e.g. train/angry/*.jpg, test/happy/*.jpg")
+    if skipped: warnings.warn(f"skipped {len(skipped)} images under {path}; see .skipped")
+    x = np.stack([faces[i][0] for i in keep]) if keep else np.zeros((0,FACE_SIZE,FACE_SIZE), np.uint8)
+    notes = ([f"read the folder {root}, the only one in {path}"] if root != path else []) + _reading_notes([faces[i] for i in keep])
+    return FerData(x, np.array([items[i][1] for i in keep], np.int64), np.array([items[i][2] for i in keep], str), source=path,
+                   skipped=pd.DataFrame(skipped, columns=['row','where','reason']), ignored=pd.DataFrame(ignored, columns=['where','reason']), notes=notes)
 
 # %% ../nbs/01_data.ipynb #c027
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 def fer_cache_dir() -> Path:
     "Folder for parsed FER sources: `$FER_CACHE` or `~/.cache/fer_fastai`"
     return Path(os.environ.get('FER_CACHE') or Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'fer_fastai')
 
+def _digest(f:Path) -> str:
+    with open(f, 'rb') as fh: return hashlib.file_digest(fh, 'sha256').hexdigest()
+
 def _source_key(path:Path, on_bad:str) -> str:
-    "Hash of what the parse depends on: path, sizes and mtimes of the files, on_bad, parser version"
+    "Hash of what the parse depends on: the files' contents (not their sizes or times, which `cp -p`, unzip and tar keep), their names, on_bad, the parser's version"
     files = [path] if path.is_file() else sorted(p for p in path.rglob('*') if p.is_file())
-    sig = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-    return hashlib.sha1(json.dumps([str(path.resolve()), sig, on_bad, _CACHE_VERSION]).encode()).hexdigest()[:16]
+    sig = [(str(f.relative_to(path)) if f != path else '', _digest(f)) for f in files]
+    return hashlib.sha256(json.dumps([str(path.resolve()), sig, on_bad, _CACHE_VERSION]).encode()).hexdigest()[:16]
 
 def _save_cache(fn:Path, d:FerData):
     fn.parent.mkdir(parents=True, exist_ok=True)
     tmp = fn.with_suffix('.tmp.npz')
-    np.savez(tmp, x=d.x, y=d.y, usage=d.usage, skipped=np.array(d.skipped.to_json()), n_ignored=d.n_ignored)
+    np.savez(tmp, x=d.x, y=d.y, usage=d.usage, skipped=np.array(d.skipped.to_json()), ignored=np.array(d.ignored.to_json()), notes=np.array(json.dumps(d.notes)))
     tmp.replace(fn)
 
 def _load_cache(fn:Path, source) -> FerData:
     with np.load(fn) as z:
         return FerData(z['x'], z['y'], z['usage'], source=source, skipped=pd.read_json(io.StringIO(str(z['skipped']))),
-                       n_ignored=int(z['n_ignored']))
+                       ignored=pd.read_json(io.StringIO(str(z['ignored']))), notes=json.loads(str(z['notes'])))
 
 def read_fer(source, on_bad:str='raise', cache:bool=True) -> FerData:
-    "Read FER2013 from its CSV (gzipped or not) or image folders, through a parsed cache"
+    "Read FER2013 from its CSV (plain, compressed or archived) or image folders, through a parsed cache keyed on the content"
     if isinstance(source, FerData): return source
     if on_bad not in ('raise','skip'): raise ValueError(f"on_bad={on_bad!r}: expected 'raise' or 'skip'")
     path = Path(source).expanduser()

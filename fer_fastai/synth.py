@@ -6,14 +6,15 @@ Docs: https://fer-fastai.github.io/fer_fastai/synth.html.md"""
 
 # %% ../nbs/00a_synth.ipynb #c004
 from __future__ import annotations
-import gzip
+import bz2, codecs, gzip, io, lzma, tarfile, zipfile, zlib
+from dataclasses import dataclass
 import numpy as np
 from pathlib import Path
 from PIL import Image
 from .core import *
 
 # %% auto #0
-__all__ = ['synth_faces', 'write_fer_csv', 'synth_fer', 'write_bad_fer']
+__all__ = ['synth_faces', 'write_fer_csv', 'synth_fer', 'write_bad_fer', 'FerCase', 'write_fer_cases']
 
 # %% ../nbs/00a_synth.ipynb #c007
 def _glyphs(n:int=12) -> np.ndarray:
@@ -104,3 +105,213 @@ def write_bad_fer(path, n_per_class:int=2) -> dict:
     (folder/'train'/'happy').rename(folder/'train'/'joyful')
     res['bad_folder'] = (folder, folder/'train'/'joyful')
     return res
+
+# %% ../nbs/00a_synth.ipynb #c016
+@dataclass
+class FerCase:
+    "A FER source as a user may have it, and what reading it must give: the faces (with on_bad='skip'), or an error that says what to do"
+    path: Path
+    x: np.ndarray = None         # faces a reader keeps (None: the file cannot be read at all)
+    y: np.ndarray = None
+    usage: np.ndarray = None
+    error: str = None            # what the error says with on_bad='raise' (None: it reads)
+    skipped: int = 0             # faces reported as unreadable (on_bad='skip')
+    ignored: int = 0             # rows or files reported as not faces
+    note: str = None             # what the reader must say it changed
+
+def _gzip_members(data:bytes, cuts) -> bytes: return b''.join(gzip.compress(data[a:b]) for a,b in zip([0,*cuts], [*cuts,len(data)]))
+
+def _flush_cut_gzip(data:bytes, cut:int) -> bytes:
+    "gzip of `data` that stops right after `cut` bytes of it (a download cut there): no end, no check"
+    c = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return c.compress(data[:cut]) + c.flush(zlib.Z_FULL_FLUSH)
+
+def _tar(path, members:dict, mode='w:gz'):
+    with tarfile.open(path, mode) as tf:
+        for name, data in members.items():
+            ti = tarfile.TarInfo(name); ti.size = len(data); tf.addfile(ti, io.BytesIO(data))
+    return path
+
+def _zip(path, members:dict):
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items(): zf.writestr(name, data)
+    return path
+
+# %% ../nbs/00a_synth.ipynb #c017
+def _csv_cases(d:Path) -> dict:
+    "The CSV layouts, encodings, compressions and faults users have, one file each"
+    n = 2
+    labels = np.tile(np.arange(len(EMOTIONS)), n*2); usages = np.repeat(np.array(['Training','PublicTest']), n*len(EMOTIONS))
+    faces = synth_faces(labels, seed=7)
+    text = write_fer_csv(d/'fer2013.csv', faces, labels, usages).read_bytes()
+    head, *rows = text.decode().splitlines()
+    fields = [r.split(',') for r in rows]
+    all_rows = np.arange(len(rows))
+    def case(name, data:bytes|None=None, keep=all_rows, usage=None, **kw):
+        p = d/name
+        if data is not None: p.write_bytes(data)
+        if keep is None: return FerCase(p, **kw)
+        return FerCase(p, faces[keep], labels[keep], usages[keep] if usage is None else usage, **kw)
+    def lines(ls, end='\n'): return (end.join(ls) + end).encode()
+    def row_fault(name, r, new_row, error, **kw):
+        rs = rows.copy(); rs[r] = new_row
+        return case(name, lines([head, *rs]), keep=np.delete(all_rows, r), error=f'row {r} (line {r+2}) of {name} {error}', skipped=1, **kw)
+    cut_row = len(text) - len(rows[-1]) - 1   # where the last row starts
+    rb = text.index(b'\n', len(text)//2) + 1   # a row boundary near the middle
+    e, p, u = fields[5]
+    cases = [
+        case('plain.csv', text),
+        case('no_extension', text),
+        case('gzip.csv.gz', gzip.compress(text)),
+        case('gzip_named_csv.csv', gzip.compress(text)),
+        case('pigz_members.csv.gz', _gzip_members(text, [rb])),                  # pigz, bgzip: several members
+        case('bgzip_blocks.csv.gz', _gzip_members(text, range(65280, len(text), 65280)) + gzip.compress(b'')),
+        case('gzip_zero_padded.csv.gz', gzip.compress(text) + bytes(1024)),
+        case('cat_two_gzips.csv.gz', gzip.compress(text) + gzip.compress(text), keep=np.r_[all_rows, all_rows], ignored=1),
+        case('bzip2.csv.bz2', bz2.compress(text)),
+        case('bzip2_two_streams.csv.bz2', bz2.compress(text[:rb]) + bz2.compress(text[rb:])),
+        case('xz.csv.xz', lzma.compress(text)),
+        case('kaggle.zip', _zip(d/'kaggle.zip', {'fer2013.csv': text}).read_bytes()),
+        case('zip_of_gzip_mac.zip', _zip(d/'zip_of_gzip_mac.zip', {'fer2013.csv.gz': gzip.compress(text), '__MACOSX/._fer2013.csv.gz': b'\0\5\26\7',
+                                                                'readme.txt': b'FER2013'}).read_bytes()),
+        case('fer2013.tar.gz', _tar(d/'fer2013.tar.gz', {'fer2013/README': b'FER2013', 'fer2013/fer2013.bib': b'@article{}',
+                                                           'fer2013/fer2013.csv': text}).read_bytes()),
+        case('plain.tar', _tar(d/'plain.tar', {'fer2013.csv': text}, 'w').read_bytes()),
+        case('tar_xz.tar.xz', _tar(d/'tar_xz.tar.xz', {'data/fer2013.csv': text}, 'w:xz').read_bytes()),
+        case('utf8_bom.csv', codecs.BOM_UTF8 + text),
+        case('excel_unicode_text.txt', text.decode().replace(',', '\t').encode('utf-16')),   # Excel's "Unicode text": UTF-16, tabs
+        case('utf16_be_no_bom.csv', text.decode().encode('utf-16-be')),
+        case('crlf.csv', text.replace(b'\n', b'\r\n')),
+        case('old_mac_cr.csv', text.replace(b'\n', b'\r')),
+        case('no_final_newline.csv', text.rstrip(b'\n')),
+        case('blank_lines.csv', b'\n\n' + text.replace(b'\n', b'\n\n', 3) + b'\n\n'),
+        case('quote_all.csv', lines(['"emotion","pixels","Usage"'] + [f'"{e}","{p}","{u}"' for e,p,u in fields])),
+        case('r_write_csv.csv', lines(['"","emotion","pixels","Usage"'] + [f'"{i+1}",{e},"{p}","{u}"' for i,(e,p,u) in enumerate(fields)])),
+        case('pandas_index.csv', lines([',emotion,pixels,Usage'] + [f'{i},{e},{p},{u}' for i,(e,p,u) in enumerate(fields)])),
+        case('semicolons.csv', lines(['emotion;pixels;Usage'] + [f'{e};{p};{u}' for e,p,u in fields])),
+        case('tabs.tsv', lines(['emotion\tpixels\tUsage'] + [f'{e}\t{p}\t{u}' for e,p,u in fields])),
+        case('icml_face_data.csv', lines(['emotion, Usage, pixels'] + [f'{e}, {u}, {p}' for e,p,u in fields])),
+        case('upper_case_header.csv', lines(['EMOTION,PIXELS,USAGE'] + rows)),
+        case('extra_columns.csv', lines(['id,emotion,pixels,Usage,source'] + [f'{i},{r},web' for i,r in enumerate(rows)])),
+        case('no_usage.csv', lines(['emotion,pixels'] + [f'{e},{p}' for e,p,u in fields]), usage=np.full(len(rows), 'Training')),
+        case('emotion_names.csv', lines([head] + [f'{EMOTIONS[int(e)].lower()},{p},{u}' for e,p,u in fields])),
+        case('pandas_float_labels.csv', lines([head] + [f'{e}.0,{p},{u}' for e,p,u in fields])),
+        case('usage_lower_case.csv', lines([head] + [f'{e},{p},{u.lower()}' for e,p,u in fields])),
+        case('ragged_spacing.csv', lines([head] + [f'{e}, {p.replace(" ", "  ", 40).replace(" ", chr(9), 3)} ,{u}' for e,p,u in fields])),
+        case('leading_zeros.csv', lines([head] + [f'{e},{" ".join(v.zfill(3) for v in p.split())},{u}' for e,p,u in fields])),
+        # whole-file faults: an error that names the file and the fix, with on_bad='skip' as well
+        case('empty.csv', b'', keep=None, error='is empty'),
+        case('header_only.csv', lines([head]), keep=None, error='has a header but no rows of faces'),
+        case('no_header.csv', lines(rows), keep=None, error="has no header: its first line is already a face"),
+        case('kaggle_test_unlabelled.csv', lines(['pixels'] + [p for e,p,u in fields]), keep=None, error="has no 'emotion' column, only pixels"),
+        case('ferplus_labels.csv', b'Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\nTraining,fer0000000.png,4,0,0,1,3,2,0,0,0,0\n',
+             keep=None, error='is a FER+ label file'),
+        case('pixel_columns.csv', lines(['emotion,' + ','.join(f'pixel_{i}' for i in range(48*48))]), keep=None, error="one a pixel? expected one 'pixels' column"),
+        case('two_pixel_columns.csv', lines(['emotion,pixels,pixels,Usage'] + [f'{e},{p},{p},{u}' for e,p,u in fields]), keep=None, error="has 2 columns named 'pixels'"),
+        case('gzip_cut_mid_row.csv.gz', gzip.compress(text)[:-5000], keep=None, error='ends before its gzip data does'),
+        case('gzip_cut_at_row_boundary.csv.gz', _flush_cut_gzip(text, rb), keep=None, error='ends before its gzip data does'),
+        case('gzip_then_junk.csv.gz', gzip.compress(text) + b'<html>', keep=None, error='bytes after its gzip data that are not gzip'),
+        case('gzip_corrupt.csv.gz', (lambda z: z[:len(z)//2] + bytes([z[len(z)//2] ^ 0xff]) + z[len(z)//2+1:])(gzip.compress(text)), keep=None,
+             error='is not valid gzip data'),
+        case('bzip2_cut.csv.bz2', bz2.compress(text)[:-200], keep=None, error='ends before its bzip2 data does'),
+        case('zip_cut.zip', _zip(d/'zip_cut.zip', {'fer2013.csv': text}).read_bytes()[:-100], keep=None, error='is not a readable zip archive'),
+        case('zip_two_csvs.zip', _zip(d/'zip_two_csvs.zip', {'train.csv': text, 'test.csv': text}).read_bytes(), keep=None, error='holds 2 CSV files'),
+        case('zip_of_images.zip', _zip(d/'zip_of_images.zip', {f'train/happy/{i}.png': b'x' for i in range(3)}).read_bytes(), keep=None,
+             error='is the image release, archived; extract it'),
+        case('tar_two_csvs.tar.gz', _tar(d/'tar_two_csvs.tar.gz', {'a.csv': text, 'b.csv': text}).read_bytes(), keep=None, error='holds 2 CSV files'),
+        case('excel.xlsx.csv', _zip(d/'excel.xlsx.csv', {'[Content_Types].xml': b'<x/>', 'xl/workbook.xml': b'<x/>'}).read_bytes(), keep=None,
+             error='is an Excel workbook, not a CSV: save it as CSV'),
+        case('old_excel.xls.csv', b'\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1' + bytes(600), keep=None, error='save it as CSV'),
+        case('image_named.csv', b'\x89PNG\r\n\x1a\n' + bytes(600), keep=None, error='is a PNG image, not a FER2013 CSV; give the CSV, or the folder'),
+        case('login_page.csv', b'<!DOCTYPE html>\n<html><body>Sign in</body></html>\n', keep=None, error='is a web page, not the CSV'),
+        case('git_lfs_pointer.csv', b'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 301072766\n', keep=None, error='git lfs pull'),
+        case('zstd.csv.zst', b'\x28\xb5\x2f\xfd' + bytes(600), keep=None, error='zstd -d'),
+        case('gzip_of_png.csv.gz', gzip.compress(b'\x89PNG\r\n\x1a\n' + bytes(600)), keep=None, error='is gzip-compressed, but it holds a PNG image'),
+        case('binary.csv', bytes(range(256))*4, keep=None, error='is binary'),
+        # faults in one row: the row is named; with on_bad='skip' it is reported and the rest kept
+        row_fault('short_row.csv', 3, f'{e},{p.rsplit(" ",1)[0]},{u}', 'has 2303 pixel values, expected 2304'),
+        row_fault('long_row.csv', 4, f'{e},{p} 7,{u}', 'has 2305 pixel values, expected 2304'),
+        row_fault('letter_pixel.csv', 5, f'{e},{p.replace(" ", " x", 1)},{u}', "has pixel 1 = 'x"),
+        row_fault('pixel_over_255.csv', 6, f'{e},256 {p.split(" ",1)[1]},{u}', 'has pixel 0 = 256, expected an integer 0-255'),
+        row_fault('negative_pixel.csv', 6, f'{e},-1 {p.split(" ",1)[1]},{u}', "has pixel 0 = '-1', expected an integer 0-255"),
+        row_fault('unicode_digit_pixel.csv', 7, f'{e},\u00b2 {p.split(" ",1)[1]},{u}', "has pixel 0 = '\u00b2', expected an integer 0-255"),
+        row_fault('decimal_pixels.csv', 8, f'{e},{" ".join(v+".0" for v in p.split())},{u}', f"has pixel 0 = '{p.split()[0]}.0', a decimal number"),
+        row_fault('label_7.csv', 9, f'7,{p},{u}', "has emotion '7', expected a label 0-6"),
+        row_fault('label_missing.csv', 10, f',{p},{u}', "has emotion '', expected a label 0-6"),
+        row_fault('usage_unknown.csv', 11, f'{e},{p},Validation', "has Usage 'Validation', expected one of Training, PublicTest, PrivateTest"),
+        row_fault('empty_pixels.csv', 12, f'{e},,{u}', 'has 0 pixel values, expected 2304'),
+        row_fault('unmatched_quote.csv', 13, f'{e},"{p},{u}', 'has an unmatched double quote'),
+        row_fault('trailing_separator.csv', 14, f'{e},{p},{u},', 'has 4 comma-separated fields, expected 3 (emotion,pixels,usage); it ends with an extra separator: remove it'),
+        row_fault('other_header_joined.csv', 15, 'emotion,Usage,pixels', 'is a header with other columns'),
+        case('cut_mid_row.csv', text[:cut_row + 3000], keep=all_rows[:-1], skipped=1,
+             error=f'row {len(rows)-1} (line {len(rows)+1}) of cut_mid_row.csv (the last line, which ends without a newline: the file may have been cut short'),
+    ]
+    return {c.path.name: c for c in cases}
+
+# %% ../nbs/00a_synth.ipynb #c018
+def _folder_cases(d:Path) -> dict:
+    "The image-folder layouts, image formats and faults users have, one folder each"
+    labels = np.arange(len(EMOTIONS)); faces = synth_faces(labels, seed=8)
+    def folder(name, split='train', fmt='png', **kw):
+        root = d/name
+        for i,(f,l) in enumerate(zip(faces, labels)):
+            sub = root/split/EMOTIONS[l].lower() if split else root/EMOTIONS[l].lower()
+            sub.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(f).save(sub/f'{i}.{fmt}', **kw)
+        return root
+    def case(root, keep=labels, usage='Training', **kw):
+        if keep is None: return FerCase(root, **kw)
+        return FerCase(root, faces[keep], labels[keep], np.full(len(keep), usage), **kw)
+    one = lambda root, i=3: root/'train'/EMOTIONS[i].lower()
+    cases = [case(folder('release')), case(folder('bmp_tiff_webp', fmt='bmp'))]
+    r = folder('wrapped/fer2013');   cases.append(case(d/'wrapped', note='read the folder'))
+    r = folder('no_splits', split=None); cases.append(case(r))
+    r = folder('test_named', split='test'); cases.append(case(r/'test', usage='PublicTest'))   # the `test` folder itself
+    r = folder('nested'); (one(r)/'batch2').mkdir(); Image.fromarray(faces[3]).save(one(r)/'batch2'/'x.png')
+    cases.append(case(r, keep=[0,1,2,3,3,4,5,6]))
+    r = folder('litter')
+    for name, data in (('.DS_Store', b'\0\0\0\1Bud1'), ('README.md', b'# FER'), ('train/Thumbs.db', b'\0'), ('train/happy/._3.png', b'\0\5\26\7'),
+                       ('__MACOSX/train/._happy', b'\0'), ('train/happy/labels.txt', b'3')):
+        (r/name).parent.mkdir(parents=True, exist_ok=True); (r/name).write_bytes(data)
+    cases.append(case(r, ignored=6))
+    r = folder('16bit_png'); Image.fromarray(faces[3].astype(np.uint16)*257).save(one(r)/'3.png'); cases.append(case(r, note='16-bit or float'))
+    r = folder('16bit_pgm'); (one(r)/'3.png').unlink(); Image.fromarray(faces[3].astype(np.uint16)*257).save(one(r)/'3.pgm'); cases.append(case(r))
+    r = folder('float_tiff'); (one(r)/'3.png').unlink(); Image.fromarray(faces[3].astype(np.float32)/255).save(one(r)/'3.tif'); cases.append(case(r))
+    r = folder('rgb_and_palette'); Image.fromarray(np.dstack([faces[3]]*3)).save(one(r)/'3.png')   # grey in RGB, grey in a palette: as they are
+    colour = Image.fromarray(np.dstack([faces[5], faces[5]//2, 255-faces[5]])); colour.save(r/'train'/'surprise'/'5.png')
+    pal = Image.fromarray(faces[4], 'P'); pal.putpalette([v for g in range(256) for v in (g, g, g)]); pal.save(r/'train'/'sad'/'4.png')
+    c = case(r, note='1 colour images made grey'); c.x = c.x.copy(); c.x[5] = np.asarray(colour.convert('L')); cases.append(c)
+    r = folder('opaque_rgba'); Image.fromarray(np.dstack([faces[3]]*3 + [np.full_like(faces[3], 255)])).save(one(r)/'3.png'); cases.append(case(r))
+    r = folder('exif_rotated'); im = Image.fromarray(np.ascontiguousarray(np.rot90(faces[3])))   # stored turned a quarter left; EXIF says turn it back
+    ex = Image.Exif(); ex[0x0112] = 6; im.save(one(r)/'3.png', exif=ex); cases.append(case(r))
+    r = folder('odd_names'); (one(r)/'3.png').rename(one(r)/'3.JFIF'); (r/'train'/'sad'/'4.png').rename(r/'train'/'sad'/'4.PNG'); cases.append(case(r))
+    r = folder('other_sizes'); big, odd = Image.fromarray(faces[3]).resize((96, 96)), Image.fromarray(faces[4]).resize((64, 80))
+    big.save(one(r)/'3.png'); odd.save(r/'train'/'sad'/'4.png')
+    c = case(r, note='2 images resized to 48x48 (from 96x96, 64x80); 1 of them not square, so stretched')
+    c.x = c.x.copy(); c.x[3], c.x[4] = [np.asarray(o.resize((48, 48), Image.Resampling.BILINEAR)) for o in (big, odd)]   # the reader's resize, as the oracle
+    cases.append(c)
+    # faults: the image is named, with the fix; with on_bad='skip' it is reported and the rest kept
+    def fault(name, make, error, keep=(0,1,2,4,5,6), **kw):
+        r = folder(name); make(r); return case(r, keep=list(keep), error=error, skipped=1, **kw)
+    cases += [
+        fault('broken_image', lambda r: (one(r)/'3.png').write_bytes(b'\x89PNG\r\n\x1a\n broken'), 'cannot be read'),
+        fault('empty_image', lambda r: (one(r)/'3.png').write_bytes(b''), 'cannot be read'),
+        fault('transparent', lambda r: Image.fromarray(np.dstack([faces[3]]*3 + [np.full_like(faces[3], 0)])).save(one(r)/'3.png'), 'has transparent pixels'),
+        fault('animated_gif', lambda r: ((one(r)/'3.png').unlink(), Image.fromarray(faces[3]).save(one(r)/'3.gif', save_all=True,
+              append_images=[Image.fromarray(faces[2])])), 'has 2 frames'),
+        fault('broken_link', lambda r: ((one(r)/'3.png').unlink(), (one(r)/'3.png').symlink_to(r/'gone.png')), 'is a link to nothing'),
+        fault('image_in_split_folder', lambda r: (one(r)/'3.png').rename(r/'train'/'3.png'), 'is not in an emotion folder'),
+        fault('image_beside_splits', lambda r: ((r/'extra').mkdir(), (one(r)/'3.png').rename(r/'extra'/'3.png')), 'is outside the split folders (train)'),
+        fault('not_an_emotion', lambda r: one(r).rename(r/'train'/'joyful'), "but 'joyful' is not an emotion"),
+    ]
+    r = folder('mixed'); folder('mixed', split=None); cases.append(case(r, keep=None, error='mixes split folders (train) with emotion folders'))
+    r = d/'csv_in_folder'; r.mkdir(); write_fer_csv(r/'fer2013.csv', faces, labels); cases.append(case(r, keep=None, error='but it has fer2013.csv: pass that file'))
+    r = d/'no_images'; (r/'train'/'happy').mkdir(parents=True); (r/'train'/'happy'/'notes.txt').write_text('x')
+    cases.append(case(r, keep=None, error='holds no images'))
+    return {c.path.name: c for c in cases}
+
+def write_fer_cases(path) -> dict:
+    "Write every kind of FER source users bring (CSV layouts, encodings, compressions, archives, image folders and formats, and their faults) under `path`: {name: `FerCase`}"
+    path = Path(path)
+    (path/'csv').mkdir(parents=True, exist_ok=True); (path/'folders').mkdir(exist_ok=True)
+    return {**_csv_cases(path/'csv'), **{f'folder:{k}': v for k,v in _folder_cases(path/'folders').items()}}

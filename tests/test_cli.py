@@ -1,7 +1,7 @@
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest
-from fer_fastai.synth import synth_fer, write_bad_fer
+from fer_fastai.synth import synth_fer, synth_faces, write_bad_fer, write_fer_csv
 
 BIN = Path(sys.executable).parent
 
@@ -133,4 +133,7 @@ def test_fer_train_refuses_what_cannot_train(tmp_path):
                       (['--bs', '64'], '14 training faces in'), ):
         r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--out', tmp_path/'run', *args)
         assert r.returncode == 1 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr[-1500:])
+    one = write_fer_csv(tmp_path/'happy_only.csv', synth_faces([3]*40), [3]*40, ['Training']*20 + ['PublicTest']*20)
+    r = run('fer-train', one, '--arch', 'resnet18', '--no-pretrained', '--bs', '8', '--out', tmp_path/'run')
+    assert r.returncode == 1 and 'are all Happy: a classifier needs two emotions or more' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-1500:]
     assert not (tmp_path/'run'/'model.safetensors').exists()

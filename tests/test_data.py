@@ -1,4 +1,6 @@
-import gzip, warnings
+import gzip, os, re, tempfile, warnings
+from pathlib import Path
+from PIL import Image
 import numpy as np, pandas as pd, pytest, torch
 from fer_fastai.core import EMOTIONS, USAGES
 from fer_fastai.data import *
@@ -119,3 +121,68 @@ def test_resize_and_stats(tmp_path):
     assert xb.shape == (4, 3, 96, 96)
     raw = torch.from_numpy(dls.fer.x[np.asarray(dls.valid.items)[:4]]).float()/255
     assert torch.allclose(xb[:, 0].mean((1, 2)), (raw.mean((1, 2)) - 0.5)/0.25, atol=0.02)
+
+# Every kind of source users bring (synth.write_fer_cases): it reads, every face kept or reported, or it stops
+# with an error that names the file and the fix, in the library and in `fer-data`.
+CASES = write_fer_cases(Path(tempfile.mkdtemp(prefix='fer_cases_')))
+
+def _faces(x, y, usage, ordered:bool):
+    rows = list(zip(y.tolist(), usage.tolist(), [f.tobytes() for f in x]))
+    return rows if ordered else sorted(rows)   # a folder's order is its files' order, not the order they were written in
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_source_reads_or_names_the_fix(name):
+    c = CASES[name]
+    if c.error:
+        with pytest.raises(FerError) as e: read_fer(c.path, cache=False)
+        assert c.error in str(e.value) and c.path.name in str(e.value), str(e.value)
+    if c.x is None:   # nothing of it can be read: on_bad='skip' stops too
+        with pytest.raises(FerError, match=re.escape(c.error)): read_fer(c.path, on_bad='skip', cache=False)
+        return
+    with warnings.catch_warnings(record=True): d = read_fer(c.path, on_bad='skip', cache=False)
+    # rows (or files) in = kept + skipped + ignored, with what was kept equal to what was written
+    assert (len(d), len(d.skipped), len(d.ignored)) == (len(c.x), c.skipped, c.ignored), (d.skipped.reason.tolist(), d.ignored.reason.tolist())
+    assert _faces(d.x, d.y, d.usage, c.path.is_file()) == _faces(c.x, c.y, c.usage, c.path.is_file())
+    if c.note: assert any(c.note in n for n in d.notes), d.notes
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_fer_data_prints_the_table_or_the_fix(name, capsys):
+    from fastcore.script import CliError
+    from fer_fastai.cli import fer_data
+    c = CASES[name]
+    if c.error:
+        with pytest.raises(CliError) as e: fer_data(str(c.path), no_cache=True)
+        assert c.error in str(e.value) and c.path.name in str(e.value)
+    if c.x is None: return
+    with warnings.catch_warnings(record=True): fer_data(str(c.path), skip_bad=True, no_cache=True)
+    out = capsys.readouterr().out
+    want = pd.crosstab(pd.Categorical(c.usage, USAGES), pd.Categorical(np.array(EMOTIONS)[c.y], EMOTIONS), dropna=False)
+    for split, counts in want.iterrows():
+        if counts.sum(): assert re.search(rf'^{split}\s+' + r'\s+'.join(map(str, [*counts, counts.sum()])) + r'\s*$', out, re.M), out
+    assert out.count('  skipped: ') == c.skipped
+    if c.ignored: assert f'ignored {c.ignored} entries that are not faces' in out
+
+def test_fer_data_command_exit_code(tmp_path):
+    "The console command itself: a file that cannot be read ends with its message and exit code 1, no traceback"
+    import subprocess, sys
+    for name in ('gzip_cut_at_row_boundary.csv.gz', 'folder:broken_image'):
+        r = subprocess.run([Path(sys.executable).parent/'fer-data', CASES[name].path, '--no-cache'], capture_output=True, text=True)
+        assert r.returncode == 1 and CASES[name].error in r.stderr and 'Traceback' not in r.stderr, r.stderr[-800:]
+
+def test_cache_keyed_on_content(tmp_path, monkeypatch):
+    "A change that keeps the size and the modification time (cp -p, unzip, tar) is not hidden by the cache"
+    monkeypatch.setenv('FER_CACHE', str(tmp_path/'cache'))
+    p = synth_fer(tmp_path/'f.csv', n_per_class=2)
+    d1 = read_fer(p)
+    st = p.stat()
+    p.write_text(p.read_text().replace('\n0,', '\n2,', 1))
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (p.stat().st_size, p.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    d2 = read_fer(p)
+    assert (d2.y == 2).sum() == (d1.y == 2).sum() + 1
+    folder = synth_fer(tmp_path/'imgs', n_per_class=1, kind='folder')
+    f = sorted(folder.rglob('*.png'))[0]
+    d3 = read_fer(folder)
+    st = f.stat(); a = np.asarray(Image.open(f)).copy(); a[0, 0] ^= 1
+    Image.fromarray(a).save(f); os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (read_fer(folder).x != d3.x).sum() == 1
