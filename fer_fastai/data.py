@@ -6,7 +6,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #c004
 from __future__ import annotations
-import collections, hashlib, io, itertools, json, os, re, warnings
+import collections, hashlib, io, itertools, json, math, os, re, warnings
 from concurrent.futures import ThreadPoolExecutor
 from csv import reader as _csv_reader, Error as _CsvError
 from pathlib import Path
@@ -143,6 +143,7 @@ def _row_error(fname, row, line:bytes, cols, sep:str=',', at:str=None, cut:bool=
     where = f"row {row} ({at or f'line {row+2}'}) of {fname}"
     if cut: where += " (the last line, which ends without a newline: the file may have been cut short, as by a download that did not finish)"
     text = line.decode(errors='replace').rstrip('\r')
+    if not text.strip(): return f"{where} holds nothing but spaces: delete it"
     try: fields = next(_csv_reader([text], delimiter=sep, strict=True), [])
     except _CsvError as e: return f"{where} has an unmatched double quote ({e}); close the quote or remove it"
     if len(fields)!=len(cols):
@@ -154,19 +155,30 @@ def _row_error(fname, row, line:bytes, cols, sep:str=',', at:str=None, cut:bool=
         return f"{where} is a header with other columns ({text[:60]}): files of different layouts were joined; read each on its own"
     if _label_text(f['emotion'].encode()) < 0:
         return f"{where} has emotion {f['emotion']!r}, expected a label 0-6 ({', '.join(f'{i} {e}' for i,e in enumerate(EMOTIONS))}) or an emotion's name"
-    if 'usage' in f and f['usage'].strip().lower() not in [u.lower() for u in USAGES]:
-        return f"{where} has Usage {f['usage']!r}, expected one of {', '.join(USAGES)}"
+    if 'usage' in f and f['usage'].strip().lower().encode() not in _USAGE:
+        return f"{where} has Usage {f['usage']!r}, expected one of {', '.join(USAGES)} (or train, test, val)"
     pix = f['pixels'].split()
-    if len(pix)!=_N_PIX: return f"{where} has {len(pix)} pixel values, expected {_N_PIX} (48x48)"
+    other = next((s for s in ',;|' if s in f['pixels']), None)
+    if len(pix) <= 1 and other: return f"{where} has its pixel values separated by {other!r}; separate them by spaces, as fer2013.csv does"
+    if len(pix)!=_N_PIX:
+        side = math.isqrt(len(pix))
+        why = (f": {side}x{side} faces, where FER2013's are 48x48; resize them to 48x48" if side*side == len(pix) and len(pix) > 1 else
+               ": three values a pixel, a colour face? FER2013's faces are grey; make them grey" if len(pix) == 3*_N_PIX else '')
+        return f"{where} has {len(pix)} pixel values, expected {_N_PIX} (48x48){why}"
     for j,p in enumerate(pix):
-        if re.fullmatch(r'\d+\.0*', p) and p.isascii():
-            return f"{where} has pixel {j} = {p!r}, a decimal number: write the grey levels as integers 0-255 (as fer2013.csv has them)"
+        if re.fullmatch(r'\d*\.\d*', p) and p != '.':
+            return (f"{where} has pixel {j} = {p!r}, a decimal number: write the grey levels as integers 0-255 (as fer2013.csv has them)"
+                    + ('; levels 0-1 are 255 times too small' if all(re.fullmatch(r'[01]?\.?\d*', v) for v in pix[:50]) and float(p) <= 1 else ''))
         if not (p.isascii() and p.isdigit()): return f"{where} has pixel {j} = {p!r}, expected an integer 0-255 (values separated by spaces)"
         if int(p)>255: return f"{where} has pixel {j} = {p}, expected an integer 0-255"
     return f"{where} cannot be read"
 
 # %% ../nbs/01_data.ipynb #c013
-_USAGE = {u.lower().encode():u for u in USAGES}
+_SPLIT_NAMES = {'train':'Training', 'training':'Training', 'test':'PublicTest', 'testing':'PublicTest', 'val':'PublicTest', 'valid':'PublicTest',
+                'validation':'PublicTest', 'publictest':'PublicTest', 'privatetest':'PrivateTest'}   # Usage values and folder names
+_USAGE = {k.encode(): v for k,v in _SPLIT_NAMES.items()}
+_COLUMN_ALIASES = {'label':'emotion', 'labels':'emotion', 'emotions':'emotion', 'expression':'emotion', 'class':'emotion',
+                   'pixel':'pixels', 'split':'usage', 'set':'usage'}
 _SEP_NAMES = {',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'bar'}
 
 def _label_text(s:bytes) -> int:
@@ -176,7 +188,7 @@ def _label_text(s:bytes) -> int:
     return _ALIASES.get(t, -1)
 
 def _parse_chunk(buf:bytes, cols:list, sep:str, header:bytes):
-    "Parse the CSV lines in `buf`: x, y, usage, bad and repeated-header row numbers (local), row count, line spans"
+    "Parse the CSV lines in `buf`: x, y, usage, bad and repeated-header row numbers (local), row count, line spans, the Usage values as written"
     m = buf.count(b'\n')+1
     x = np.empty((m, _N_PIX), np.uint8)
     y, npix, nfld, spans = np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64), np.empty((m,6), np.int64)
@@ -187,18 +199,21 @@ def _parse_chunk(buf:bytes, cols:list, sep:str, header:bytes):
     for r in np.flatnonzero(y < 0):   # names, '3.0', a header repeated where files were joined
         line = buf[spans[r,0]:spans[r,1]].strip().removeprefix(b'\xef\xbb\xbf')
         y[r], hdr[r] = _label_text(buf[spans[r,4]:spans[r,5]]), line.lower() == header.lower()
-    use = np.array([_USAGE.get(buf[s:e].strip().lower(), '') for s,e in spans[:,2:4].tolist()] if iu>=0 else ['Training']*n)
+    raw = [buf[s:e].strip() for s,e in spans[:,2:4].tolist()] if iu>=0 else []
+    use = np.array([_USAGE.get(u.lower(), '') for u in raw] if iu>=0 else ['Training']*n)
     bad = ((npix[:n]!=_N_PIX) | (nfld[:n]!=len(cols)) | (y<0) | (use=='')) & ~hdr
     good = ~bad & ~hdr
     x = x[:n][good] if not good.all() else x[:n]
-    return x.reshape(-1, FACE_SIZE, FACE_SIZE), y[good], use[good], np.flatnonzero(bad), np.flatnonzero(hdr), n, (spans[:,0], spans[:,1])
+    return x.reshape(-1, FACE_SIZE, FACE_SIZE), y[good], use[good], np.flatnonzero(bad), np.flatnonzero(hdr), n, (spans[:,0], spans[:,1]), set(raw)
 
 # %% ../nbs/01_data.ipynb #c015
 def _header(name, line:bytes):
-    "(normalised column names, separator) of a FER CSV's first line"
+    "(normalised column names, separator, notes on names read as others) of a FER CSV's first line"
     text = line.decode('utf-8', errors='replace').strip()
     sep = next((s for s in _SEP_NAMES if s in text), ',')
     cols = [c.strip().strip('"\'').strip().lower() for c in text.split(sep)]
+    renamed = {c: _COLUMN_ALIASES[c] for c in cols if c in _COLUMN_ALIASES and _COLUMN_ALIASES[c] not in cols}
+    cols = [renamed.get(c, c) for c in cols]
     found = ', '.join(repr(o if len(o)<24 else o[:20]+'...') for o in cols[:5]) + (', ...' if len(cols) > 5 else '')
     if _label_text(cols[0].encode()) >= 0 and len(text) > 1000:
         raise FerError(f"{name} has no header: its first line is already a face ({text[:30]}...); add the line 'emotion,pixels,Usage' "
@@ -217,7 +232,7 @@ def _header(name, line:bytes):
                            "'emotion,pixels,Usage' ('Usage' optional)")
     for c in ('emotion', 'pixels', 'usage'):
         if cols.count(c) > 1: raise FerError(f"{name} has {cols.count(c)} columns named {c!r} ({found}): rename or delete all but one")
-    return cols, sep
+    return cols, sep, [f"read the column {c!r} as {n!r}" for c,n in renamed.items()]
 
 # %% ../nbs/01_data.ipynb #c016
 def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
@@ -232,12 +247,13 @@ def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
     hdr_end = first.find(b'\n')+1 or len(first)
     if not first.strip(): raise FerError(f"{name} is empty; expected a header 'emotion,pixels,Usage' and one face a row")
     header = first[:hdr_end].strip()
-    cols, sep = _header(name, header)
+    cols, sep, notes = _header(name, header)
     first = first[hdr_end:]
-    xs, ys, us, skipped, ignored, row0 = [], [], [], [], [], 0
+    xs, ys, us, skipped, ignored, row0, usages = [], [], [], [], [], 0, set()
     def collect(fut, buf):
         nonlocal row0, lines
-        x, y, u, bad, hdr, n, (st, en) = fut.result()
+        x, y, u, bad, hdr, n, (st, en), raw = fut.result()
+        usages.update(raw)
         xs.append(x); ys.append(y); us.append(u)
         at = lambda r: f"line {lines + buf.count(10, 0, st[r]) + 1}"
         for r in bad:
@@ -254,15 +270,15 @@ def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
         for p in pending: collect(*p)
     res = FerData(np.concatenate(xs) if xs else np.zeros((0,48,48),np.uint8), np.concatenate(ys) if ys else np.zeros(0,np.int64),
                   np.concatenate(us) if us else np.zeros(0,str), source=path, skipped=pd.DataFrame(skipped, columns=['row','where','reason']),
-                  ignored=pd.DataFrame(ignored, columns=['where','reason']))
+                  ignored=pd.DataFrame(ignored, columns=['where','reason']),
+                  notes=notes + [f"read Usage {u.decode()!r} as {_USAGE[u.lower()]}" for u in sorted(usages) if u.lower() in _USAGE and u.decode() not in USAGES])
     if not len(res) and not len(res.skipped): raise FerError(f"{name} has a header but no rows of faces")
     if len(res.skipped): warnings.warn(f"skipped {len(res.skipped)} bad rows of {fname} (rows {res.skipped.row.tolist()[:10]}...); see .skipped")
     return res
 
 # %% ../nbs/01_data.ipynb #c023
 IMG_EXTS = {'.jpg','.jpeg','.jpe','.jfif','.png','.bmp','.gif','.tif','.tiff','.webp','.pgm','.ppm','.pbm','.pnm'}
-_DIR_SPLIT = {'train':'Training', 'training':'Training', 'test':'PublicTest', 'testing':'PublicTest', 'val':'PublicTest', 'valid':'PublicTest',
-              'validation':'PublicTest', 'publictest':'PublicTest', 'privatetest':'PrivateTest'}
+_DIR_SPLIT = _SPLIT_NAMES
 _ALPHA_MODES = {'RGBA', 'RGBa', 'LA', 'La', 'PA'}
 
 def _grey(img:Image.Image) -> np.ndarray:

@@ -108,10 +108,13 @@ def _zip_chunks(path):
     if any(n.startswith('xl/') for n in names): raise FerError(f"{path} is an Excel workbook, not a CSV: save it as CSV (File > Save As > CSV UTF-8)")
     name = _pick_table(path, names, sum(n.lower().endswith(_IMG_SUFFIXES) for n in names))
     def gen():
-        with zf, zf.open(name) as f:
-            try: yield from _file_chunks(f)
+        with zf:
+            try:
+                with zf.open(name) as f: yield from _file_chunks(f)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
                 raise FerError(f"{path}:{name} cannot be read ({e}); download the archive again") from None
+            except (RuntimeError, NotImplementedError) as e:   # a password, or Deflate64 (Windows' own zips over 2 GB)
+                raise FerError(f"{path}:{name} cannot be read by Python's zipfile ({e}): extract it with unzip or 7-Zip and pass the CSV") from None
     return gen(), name
 
 class _ChunkReader(io.RawIOBase):

@@ -91,7 +91,7 @@ def write_bad_fer(path, n_per_class:int=2) -> dict:
         non_numeric= variant('non_numeric', 5, pix(lambda p: p.replace(' ', ' x', 1))),
         over_255   = variant('over_255', 6, pix(lambda p: '256 '+p.split(' ',1)[1])),
         bad_label  = variant('bad_label', 7, lambda l: '7'+l[1:]),
-        bad_usage  = variant('bad_usage', 8, lambda l: l.rsplit(',',1)[0]+',Validation'),
+        bad_usage  = variant('bad_usage', 8, lambda l: l.rsplit(',',1)[0]+',Holdout'),
     )
     (path/'missing_column.csv').write_text('\n'.join(l.rsplit(',',1)[0].split(',',1)[1] for l in good)+'\n')
     res['missing_column'] = (path/'missing_column.csv', None)
@@ -131,6 +131,14 @@ def _tar(path, members:dict, mode='w:gz'):
         for name, data in members.items():
             ti = tarfile.TarInfo(name); ti.size = len(data); tf.addfile(ti, io.BytesIO(data))
     return path
+
+def _encrypted(z:bytes) -> bytes:
+    "A zip's bytes with every member marked encrypted, as a password-protected zip has them"
+    z = bytearray(z)
+    for sig, off in ((b'PK\x03\x04', 6), (b'PK\x01\x02', 8)):
+        i = z.find(sig)
+        while i >= 0: z[i+off] |= 1; i = z.find(sig, i+4)
+    return bytes(z)
 
 def _zip(path, members:dict):
     with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as zf:
@@ -199,6 +207,9 @@ def _csv_cases(d:Path) -> dict:
         case('usage_lower_case.csv', lines([head] + [f'{e},{p},{u.lower()}' for e,p,u in fields])),
         case('ragged_spacing.csv', lines([head] + [f'{e}, {p.replace(" ", "  ", 40).replace(" ", chr(9), 3)} ,{u}' for e,p,u in fields])),
         case('leading_zeros.csv', lines([head] + [f'{e},{" ".join(v.zfill(3) for v in p.split())},{u}' for e,p,u in fields])),
+        case('label_column.csv', lines(['label,pixels,Usage'] + rows), note="read the column 'label' as 'emotion'"),
+        case('split_train_test.csv', lines(['emotion,pixels,split'] + [f'{e},{p},{"train" if u == "Training" else "test"}' for e,p,u in fields]),
+             note="read Usage 'train' as Training"),
         # whole-file faults: an error that names the file and the fix, with on_bad='skip' as well
         case('empty.csv', b'', keep=None, error='is empty'),
         case('header_only.csv', lines([head]), keep=None, error='has a header but no rows of faces'),
@@ -238,11 +249,19 @@ def _csv_cases(d:Path) -> dict:
         row_fault('decimal_pixels.csv', 8, f'{e},{" ".join(v+".0" for v in p.split())},{u}', f"has pixel 0 = '{p.split()[0]}.0', a decimal number"),
         row_fault('label_7.csv', 9, f'7,{p},{u}', "has emotion '7', expected a label 0-6"),
         row_fault('label_missing.csv', 10, f',{p},{u}', "has emotion '', expected a label 0-6"),
-        row_fault('usage_unknown.csv', 11, f'{e},{p},Validation', "has Usage 'Validation', expected one of Training, PublicTest, PrivateTest"),
+        row_fault('usage_unknown.csv', 11, f'{e},{p},Holdout', "has Usage 'Holdout', expected one of Training, PublicTest, PrivateTest"),
         row_fault('empty_pixels.csv', 12, f'{e},,{u}', 'has 0 pixel values, expected 2304'),
         row_fault('unmatched_quote.csv', 13, f'{e},"{p},{u}', 'has an unmatched double quote'),
         row_fault('trailing_separator.csv', 14, f'{e},{p},{u},', 'has 4 comma-separated fields, expected 3 (emotion,pixels,usage); it ends with an extra separator: remove it'),
         row_fault('other_header_joined.csv', 15, 'emotion,Usage,pixels', 'is a header with other columns'),
+        row_fault('spaces_only_line.csv', 16, '   ', 'holds nothing but spaces: delete it'),
+        case('pixels_comma_separated.csv', lines([head] + [f'{e},"{p.replace(" ", ",")}",{u}' for e,p,u in fields]), keep=all_rows[:0], skipped=len(rows),
+             error="row 0 (line 2) of pixels_comma_separated.csv has its pixel values separated by ','; separate them by spaces"),
+        case('faces_64x64.csv', lines([head] + [f'{e},{" ".join(["7"]*4096)},{u}' for e,p,u in fields]), keep=all_rows[:0], skipped=len(rows),
+             error="has 4096 pixel values, expected 2304 (48x48): 64x64 faces, where FER2013's are 48x48; resize them to 48x48"),
+        case('levels_0_to_1.csv', lines([head] + [f'{e},{" ".join(f"{int(v)/255:.3f}" for v in p.split())},{u}' for e,p,u in fields]),
+             keep=all_rows[:0], skipped=len(rows), error="a decimal number: write the grey levels as integers 0-255 (as fer2013.csv has them); levels 0-1 are 255 times too small"),
+        case('encrypted.zip', _encrypted(_zip(d/'encrypted.zip', {'fer2013.csv': text}).read_bytes()), keep=None, error='extract it with unzip or 7-Zip'),
         case('cut_mid_row.csv', text[:cut_row + 3000], keep=all_rows[:-1], skipped=1,
              error=f'row {len(rows)-1} (line {len(rows)+1}) of cut_mid_row.csv (the last line, which ends without a newline: the file may have been cut short'),
     ]
