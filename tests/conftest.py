@@ -1,4 +1,4 @@
-import os, warnings
+import os, shutil, warnings
 from pathlib import Path
 import pytest
 from fer_fastai.core import default_fer_path
@@ -19,3 +19,12 @@ def real_path() -> Path:
 def real(real_path):
     from fer_fastai.data import read_fer
     return read_fer(real_path)
+
+def chromium():
+    "Debian's Chromium, when it and the playwright package are both here (.ci/run installs both); else None"
+    try: import playwright.sync_api  # noqa: F401
+    except ImportError: return None
+    return shutil.which('chromium') or shutil.which('chromium-browser')
+
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync']

@@ -6,6 +6,7 @@ from PIL import Image
 from fer_fastai.core import EMOTIONS
 from fer_fastai.synth import synth_fer
 from test_cli import run
+from conftest import chromium, CHROMIUM_ARGS
 
 @pytest.fixture(scope='module')
 def model(tmp_path_factory):
@@ -72,15 +73,10 @@ def test_fer_export_onnx_parity(model, photo, tmp_path):
     r = run('fer-predict', photo, '--model', tmp_path/'fer.onnx')
     assert r.returncode == 0 and f'{b.emotion[0]}' in r.stdout
 
-def _chromium():
-    try: import playwright.sync_api  # noqa: F401
-    except ImportError: return None
-    return shutil.which('chromium') or shutil.which('chromium-browser')
-
 def _free_port() -> int:
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium and the playwright package (.ci/run installs both)")
+@pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium and the playwright package (.ci/run installs both)")
 def test_fer_app_in_browser(model, photo, tmp_path):
     "fer-app serves on 127.0.0.1; headless Chromium uploads the photo and sees the predicted emotion and the images"
     from playwright.sync_api import sync_playwright
@@ -97,8 +93,7 @@ def test_fer_app_in_browser(model, photo, tmp_path):
             except OSError: time.sleep(0.5)
             assert app.poll() is None, app.stdout.read()[-3000:]
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=_chromium(), args=['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                                        '--disable-background-networking', '--disable-component-update', '--disable-sync'])
+            browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(url, wait_until='networkidle')
             page.locator('input[type=file]').first.set_input_files(str(photo))
