@@ -171,6 +171,8 @@ def _row_error(fname, row, line:bytes, cols, sep:str=',', at:str=None, cut:bool=
                     + ('; levels 0-1 are 255 times too small' if all(re.fullmatch(r'[01]?\.?\d*', v) for v in pix[:50]) and float(p) <= 1 else ''))
         if not (p.isascii() and p.isdigit()): return f"{where} has pixel {j} = {p!r}, expected an integer 0-255 (values separated by spaces)"
         if int(p)>255: return f"{where} has pixel {j} = {p}, expected an integer 0-255"
+    odd = next((ch for ch in f['pixels'] if not (ch.isascii() and (ch.isdigit() or ch in ' \t'))), None)
+    if odd: return f"{where} has the character {odd!r} (U+{ord(odd):04X}) among its pixel values; keep only digits and spaces"
     return f"{where} cannot be read"
 
 # %% ../nbs/01_data.ipynb #c013
@@ -184,7 +186,7 @@ _SEP_NAMES = {',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'bar'}
 def _label_text(s:bytes) -> int:
     "The label in an emotion field the fast scan does not take: '3.0' (as pandas writes a column with gaps) or a name ('happy'); else -1"
     t = s.decode(errors='replace').strip().strip('"').strip().lower()
-    if re.fullmatch(r'[0-6](\.0*)?', t): return int(t[0])
+    if re.fullmatch(r'0*[0-6](\.0*)?', t): return int(float(t))
     return _ALIASES.get(t, -1)
 
 def _parse_chunk(buf:bytes, cols:list, sep:str, header:bytes):
@@ -278,6 +280,7 @@ def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
 
 # %% ../nbs/01_data.ipynb #c023
 IMG_EXTS = {'.jpg','.jpeg','.jpe','.jfif','.png','.bmp','.gif','.tif','.tiff','.webp','.pgm','.ppm','.pbm','.pnm'}
+_IMAGE_LIKE = IMG_EXTS | {'.svg','.heic','.heif','.avif','.jp2','.j2k','.jxl','.ico','.psd','.dng','.cr2','.nef','.exr','.hdr'}   # meant as faces, if unreadable
 _DIR_SPLIT = _SPLIT_NAMES
 _ALPHA_MODES = {'RGBA', 'RGBa', 'LA', 'La', 'PA'}
 
@@ -362,7 +365,9 @@ def _load_face(f):
     try:
         if not f.exists(): raise FerError("is a link to nothing")
         with Image.open(f) as im: return to_face(_upright(im)), _kind(im), im.size
-    except UnidentifiedImageError as e: return FerError(_NOT_IMAGE) if f.suffix.lower() not in IMG_EXTS else e
+    except UnidentifiedImageError as e:
+        if f.suffix.lower() not in _IMAGE_LIKE: return FerError(_NOT_IMAGE)
+        return FerError(f"cannot be read: PIL does not know its format ({f.suffix}); convert it to PNG or JPEG")
     except Exception as e: return e
 
 def _reading_notes(loaded) -> list:
@@ -385,7 +390,7 @@ def read_fer_folder(path, on_bad:str='raise', threads:int=4) -> FerData:
     skipped, ignored = [], []
     for f, why in outside:   # an image where no label can be had is a face lost: an error; any other file is only reported
         if why == 'a hidden or system file': ignored.append(dict(where=str(f), reason=why))
-        elif f.suffix.lower() in IMG_EXTS:
+        elif f.suffix.lower() in _IMAGE_LIKE:
             if on_bad == 'raise': raise FerError(f"image {f} {why}; or pass on_bad='skip' to skip it")
             skipped.append(dict(row=-1, where=str(f), reason=f"image {f} {why}"))
         else: ignored.append(dict(where=str(f), reason="not an image, outside the emotion folders"))
@@ -398,7 +403,7 @@ def read_fer_folder(path, on_bad:str='raise', threads:int=4) -> FerData:
         if on_bad=='raise': raise FerError(msg + ", or pass on_bad='skip' to skip bad images")
         skipped.append(dict(row=i, where=str(f), reason=msg))
     if not keep and not skipped:
-        tables = [f.name for f in root.iterdir() if f.is_file() and f.name.lower().endswith(('.csv', '.csv.gz'))]
+        tables = [f.name for f in root.iterdir() if f.is_file() and f.name.lower().endswith(('.csv', '.gz', '.bz2', '.xz', '.zip', '.tar', '.tgz', '.tsv'))]
         if tables: raise FerError(f"{path} holds no images in <split>/<emotion>/ folders, but it has {', '.join(tables)}: pass that file")
         raise FerError(f"{path} holds no images in <split>/<emotion>/ folders; expected e.g. train/angry/*.jpg, test/happy/*.jpg")
     if skipped: warnings.warn(f"skipped {len(skipped)} images under {path}; see .skipped")

@@ -30,7 +30,11 @@ _MAGIC = ((b'\x1f\x8b', 'gzip', None), (b'BZh', 'bzip2', None), (b'\xfd7zXZ\x00'
           (b'PAR1', 'Parquet file', "write it as CSV first (pandas.read_parquet(FILE).to_csv('fer2013.csv', index=False))"),
           (b'\x93NUMPY', 'NumPy array file', "write the faces in FER2013's CSV layout (fer_fastai.synth.write_fer_csv)"),
           (b'SQLite format 3\x00', 'SQLite database', "export the table as CSV first"),
-          (b'\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1', 'Excel 97-2003 workbook', "save it as CSV (File > Save As > CSV UTF-8)"))
+          (b'\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1', 'Excel 97-2003 workbook', "save it as CSV (File > Save As > CSV UTF-8)"),
+          (b'ARROW1', 'Arrow/Feather file', "write it as CSV first (pandas.read_feather(FILE).to_csv('fer2013.csv', index=False))"),
+          (b'\x89HDF\r\n\x1a\n', 'HDF5 file', "write the faces in FER2013's CSV layout (fer_fastai.synth.write_fer_csv)"),
+          (b'\x80\x04\x95', 'Python pickle', "write it as CSV where it was made (never unpickle a file you did not make)"),
+          (b'\x80\x05\x95', 'Python pickle', "write it as CSV where it was made (never unpickle a file you did not make)"))
 _IMAGE_FIX = "give the CSV, or the folder of the image release (train/<emotion>/*.png), not one image"
 
 def sniff(head:bytes) -> tuple:
@@ -186,6 +190,8 @@ def _check_text(name, chunks):
     low = head[:200].lstrip().lower()
     if low.startswith((b'<!doctype html', b'<html', b'<?xml')):
         raise FerError(f"{name} is a web page, not the CSV (a download that needed a login or hit an error page?): download fer2013.csv again")
+    if low.startswith((b'{', b'[')) and b'pixels' in low:
+        raise FerError(f"{name} is JSON, not a CSV: write it as CSV first (pandas.read_json(FILE).to_csv('fer2013.csv', index=False); lines=True for JSON Lines)")
     if low.startswith(b'version https://git-lfs'):
         raise FerError(f"{name} is a Git LFS pointer, not the file itself: run `git lfs pull` in its repository")
     if b'\0' in head:

@@ -204,6 +204,7 @@ def _csv_cases(d:Path) -> dict:
         case('no_usage.csv', lines(['emotion,pixels'] + [f'{e},{p}' for e,p,u in fields]), usage=np.full(len(rows), 'Training')),
         case('emotion_names.csv', lines([head] + [f'{EMOTIONS[int(e)].lower()},{p},{u}' for e,p,u in fields])),
         case('pandas_float_labels.csv', lines([head] + [f'{e}.0,{p},{u}' for e,p,u in fields])),
+        case('label_leading_zero.csv', lines([head] + [f'0{e},{p},{u}' for e,p,u in fields])),
         case('usage_lower_case.csv', lines([head] + [f'{e},{p},{u.lower()}' for e,p,u in fields])),
         case('ragged_spacing.csv', lines([head] + [f'{e}, {p.replace(" ", "  ", 40).replace(" ", chr(9), 3)} ,{u}' for e,p,u in fields])),
         case('leading_zeros.csv', lines([head] + [f'{e},{" ".join(v.zfill(3) for v in p.split())},{u}' for e,p,u in fields])),
@@ -238,6 +239,8 @@ def _csv_cases(d:Path) -> dict:
         case('git_lfs_pointer.csv', b'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 301072766\n', keep=None, error='git lfs pull'),
         case('zstd.csv.zst', b'\x28\xb5\x2f\xfd' + bytes(600), keep=None, error='zstd -d'),
         case('gzip_of_png.csv.gz', gzip.compress(b'\x89PNG\r\n\x1a\n' + bytes(600)), keep=None, error='is gzip-compressed, but it holds a PNG image'),
+        case('json_records.csv', ('[' + ','.join(f'{{"emotion": {e}, "pixels": "{p}"}}' for e,p,u in fields) + ']').encode(), keep=None, error='is JSON, not a CSV'),
+        case('feather.csv', b'ARROW1\0\0' + bytes(600), keep=None, error='pandas.read_feather'),
         case('binary.csv', bytes(range(256))*4, keep=None, error='is binary'),
         # faults in one row: the row is named; with on_bad='skip' it is reported and the rest kept
         row_fault('short_row.csv', 3, f'{e},{p.rsplit(" ",1)[0]},{u}', 'has 2303 pixel values, expected 2304'),
@@ -254,6 +257,7 @@ def _csv_cases(d:Path) -> dict:
         row_fault('unmatched_quote.csv', 13, f'{e},"{p},{u}', 'has an unmatched double quote'),
         row_fault('trailing_separator.csv', 14, f'{e},{p},{u},', 'has 4 comma-separated fields, expected 3 (emotion,pixels,usage); it ends with an extra separator: remove it'),
         row_fault('other_header_joined.csv', 15, 'emotion,Usage,pixels', 'is a header with other columns'),
+        row_fault('nbsp_between_pixels.csv', 3, f'{e},{p.replace(" ", chr(160), 1)},{u}', "has the character '\\xa0' (U+00A0) among its pixel values"),
         row_fault('spaces_only_line.csv', 16, '   ', 'holds nothing but spaces: delete it'),
         case('pixels_comma_separated.csv', lines([head] + [f'{e},"{p.replace(" ", ",")}",{u}' for e,p,u in fields]), keep=all_rows[:0], skipped=len(rows),
              error="row 0 (line 2) of pixels_comma_separated.csv has its pixel values separated by ','; separate them by spaces"),
@@ -325,6 +329,9 @@ def _folder_cases(d:Path) -> dict:
     ]
     r = folder('mixed'); folder('mixed', split=None); cases.append(case(r, keep=None, error='mixes split folders (train) with emotion folders'))
     r = d/'csv_in_folder'; r.mkdir(); write_fer_csv(r/'fer2013.csv', faces, labels); cases.append(case(r, keep=None, error='but it has fer2013.csv: pass that file'))
+    r = folder('heic_photo'); (one(r)/'3.png').rename(one(r)/'3.heic'); (one(r)/'3.heic').write_bytes(b'\0\0\0\x18ftypheic' + bytes(100))
+    cases.append(case(r, keep=[0,1,2,4,5,6], error='PIL does not know its format (.heic); convert it to PNG', skipped=1))
+    r = d/'zip_in_folder'; r.mkdir(); _zip(r/'fer2013.zip', {'fer2013.csv': b'emotion,pixels\n'}); cases.append(case(r, keep=None, error='but it has fer2013.zip: pass that file'))
     r = d/'no_images'; (r/'train'/'happy').mkdir(parents=True); (r/'train'/'happy'/'notes.txt').write_text('x')
     cases.append(case(r, keep=None, error='holds no images'))
     return {c.path.name: c for c in cases}
