@@ -1,14 +1,13 @@
-"""Finish a `fer-train`/`bin/main` run that stopped before writing its model folder (machine restarted, killed): rebuild
+"""Finish a `fer-train`/`bin/main` run from before checkpoints (runs since then resume: `fer-train --resume RUN_DIR`) that stopped before writing its model folder (machine restarted, killed): rebuild
 its learner, load the epoch `KeepBestEpoch` had kept (RUN_DIR/models/best_unfrozen.pth, weights only), score it on the
 validation split and write RUN_DIR as `fer-train` would have (model folder, metrics.json; history.csv from the run's log).
 Usage: .venv/bin/python bin/from_checkpoint.py RUN_DIR SOURCE LOG --arch A --size N --bs N --freeze-epochs N --epochs N
          --lr-mult X --lr-frozen X --lr X [--frozen-stem] [--checkpoint best_unfrozen]"""
-import argparse, json, re
+import argparse, re
 from pathlib import Path
 import pandas as pd, torch
 from fer_fastai.data import fer_dls
-from fer_fastai.learner import fer_learner, evaluate, plot_history, plot_confusion
-from fer_fastai.modelfile import save_fer_model, recipe_of
+from fer_fastai.learner import fer_learner, write_run
 
 def log_epochs(log) -> pd.DataFrame:
     "fastai's printed epoch tables in a run's log, one row per epoch, each table a stage (frozen first when there are two)"
@@ -35,15 +34,10 @@ if __name__ == '__main__':
     learn = fer_learner(dls, a.arch, path=run, frozen_stem=a.frozen_stem)
     learn.model.load_state_dict(torch.load(ck, map_location='cpu', weights_only=True))   # SaveModelCallback saves the bare state dict
     hist = log_epochs(a.log)
-    res = evaluate(learn)
-    hist.to_csv(run/'history.csv', index=False); plot_history(hist, run/'losses.png')
-    plot_confusion(res, run/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
     done = len(hist[hist.stage=='unfrozen'])
     metrics = dict(arch=learn.arch_name, size=a.size, bs=a.bs, freeze_epochs=a.freeze_epochs, epochs=a.epochs, lr_mult=a.lr_mult, seed=a.seed,
                    max_per_class=None, pretrained=True, frozen_stem=a.frozen_stem, lrs=dict(frozen=a.lr_frozen, unfrozen=a.lr), keep_se=1.,
                    train_seconds=None, source=str(a.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
-                   stopped=f"after unfrozen epoch {done-1} of {a.epochs} (0-based); weights: {ck.name}, the epoch KeepBestEpoch had kept",
-                   valid=res)
-    (run/'metrics.json').write_text(json.dumps(metrics, indent=2))
-    save_fer_model(learn, run, recipe=recipe_of(metrics), scores={'valid': {k: res[k] for k in ('n', 'accuracy', 'f1_macro')}}, source=a.source)
+                   stopped=f"after unfrozen epoch {done-1} of {a.epochs} (0-based); weights: {ck.name}, the epoch KeepBestEpoch had kept")
+    res = write_run(learn, run, hist, metrics, source=a.source)['valid']
     print(f"{run}: valid accuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f}")

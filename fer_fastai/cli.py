@@ -96,15 +96,22 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
               frozen_stem:bool=False, # keep the pretrained stem (layers at stride <= 4) frozen throughout: cheaper steps on a CPU
               seed:int=42, # seed of the split, shuffles and initialisation
               max_per_class:int=None, # train on at most this many faces of each emotion (a quick run)
-              out:str='runs/fer'): # the model folder (config.json, model.safetensors), with the history, metrics and figures
+              out:str='runs/fer', # the model folder (config.json, model.safetensors), with the history, metrics and figures
+              resume:str=None): # the folder of a run that stopped (killed, disconnected): go on from its last epoch, with its own settings
     "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
-    if source is None: print(GET_FER); return 1
+    if resume is None and source is None: print(GET_FER); return 1
     if frozen_stem and no_pretrained: raise CliError("--frozen-stem keeps the pretrained stem as it is: it cannot go with --no-pretrained")
-    from fer_fastai.learner import train_fer
-    with user_errors():
-        learn, m = train_fer(source, out=out, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
-                             lr_frozen=lr_frozen, lr_mult=lr_mult, keep_se=keep_se, weights=weights, pretrained=not no_pretrained, label_smoothing=label_smoothing,
-                             class_weighted=class_weighted, frozen_stem=frozen_stem, seed=seed, max_per_class=max_per_class)
+    if resume is not None:
+        from fer_fastai.learner import resume_fer
+        with user_errors(): learn, m = resume_fer(resume, source=source)
+        out = resume
+    else:
+        from fer_fastai.learner import train_fer
+        with user_errors():
+            learn, m = train_fer(source, out=out, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
+                                 lr_frozen=lr_frozen, lr_mult=lr_mult, keep_se=keep_se, weights=weights, pretrained=not no_pretrained,
+                                 label_smoothing=label_smoothing, class_weighted=class_weighted, frozen_stem=frozen_stem, seed=seed,
+                                 max_per_class=max_per_class)
     if 'valid' not in m: return print(f"rank {m['rank']} of {m['world_size']}: trained {m['batches']} batches")
     v = m['valid']
     print(f"{m['arch']}: valid accuracy {v['accuracy']:.4f}, macro F1 {v['f1_macro']:.4f}, {m['train_seconds']/60:.1f} min; wrote {out}/")

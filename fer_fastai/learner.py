@@ -16,11 +16,12 @@ from fastai.distributed import *
 from .data import *
 
 # %% auto #0
-__all__ = ['ALIASES', 'HEAD_KWARGS', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'has_depthwise',
-           'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fit_to_device', 'fer_learner',
-           'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'fine_tune_staged', 'load_fer_learner', 'faces_dl',
-           'learner_faces', 'predict_emotions', 'fer_scores', 'evaluate', 'report_table', 'plot_history',
-           'plot_confusion', 'check_recipe', 'check_trainable', 'train_fer']
+__all__ = ['ALIASES', 'HEAD_KWARGS', 'RUN_STATE', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5',
+           'has_depthwise', 'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fit_to_device',
+           'fer_learner', 'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'read_run', 'CheckpointEpochs',
+           'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'learner_faces', 'predict_emotions', 'fer_scores',
+           'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'check_recipe', 'check_trainable', 'write_run',
+           'train_fer', 'resume_fer']
 
 # %% ../nbs/02_learner.ipynb #c007
 _TV = {f.__name__: f for f in model_meta if callable(f)}
@@ -247,11 +248,15 @@ def _rank0(f, *args, **kwargs):
 
 # %% ../nbs/02_learner.ipynb #c026
 class EpochLog(Callback):
-    "Keep each epoch's row of the progress table, with the stage it belongs to"
+    "Keep each epoch's row of the progress table, with its stage and the head's learning rate at the epoch's first step"
     order = 60
     def __init__(self, stage:str): self.stage, self.rows = stage, []
+    def before_epoch(self): self.first_lr = None
+    def before_batch(self):
+        if self.training and self.first_lr is None: self.first_lr = float(self.opt.hypers[-1]['lr'])
     def after_epoch(self):
-        if getattr(self.recorder, 'log', None): self.rows.append([self.stage, *self.recorder.log])
+        if self.first_lr is None: return   # an epoch a resumed schedule skips (`fit(start_epoch=)`): it trained nothing
+        if getattr(self.recorder, 'log', None): self.rows.append([self.stage, *self.recorder.log, self.first_lr])
 
 def keep_epoch(losses:list, ses:list, k:float=1.) -> int:
     "Index of the latest epoch whose loss is within `k` standard errors `ses` of the lowest loss"
@@ -259,13 +264,15 @@ def keep_epoch(losses:list, ses:list, k:float=1.) -> int:
     return max(i for i in range(best, len(losses)) if losses[i] <= losses[best] + k*ses[best])
 
 class KeepBestEpoch(SaveModelCallback):
-    "Save and, at the end, load the epoch `keep_epoch` picks: the latest within `se` standard errors of the lowest valid loss"
-    def __init__(self, fname:str='model', se:float=1.):
+    "Save and, at the end, load the epoch `keep_epoch` picks: the latest within `se` standard errors of the lowest valid loss; `state` (its `.state` of a run that stopped) goes on from there"
+    def __init__(self, fname:str='model', se:float=1., state:dict=None):
         super().__init__(monitor='valid_loss', fname=fname)
-        self.se = se
+        self.se, self.resumed = se, state or {}
     def before_fit(self):
         super().before_fit()
-        self.losses, self.ses, self.kept = [], [], None
+        self.losses, self.ses, self.kept = list(self.resumed.get('valid_loss', [])), list(self.resumed.get('se', [])), self.resumed.get('epoch')
+    @property
+    def state(self) -> dict: return dict(epoch=self.kept, valid_loss=self.losses, se=self.ses)
     def before_validate(self): self.sample_losses = []
     def after_loss(self):
         "Each face's loss in validation, for the standard error of their mean"
@@ -276,6 +283,7 @@ class KeepBestEpoch(SaveModelCallback):
         finally: lf.reduction = red
     def after_epoch(self):
         "Save this epoch if `keep_epoch` picks it from the epochs so far (it then stays the pick unless a later one is)"
+        if not self.recorder.values or not self.recorder.values[-1]: return   # skipped by a resumed schedule
         val = float(self.recorder.values[-1][self.idx])
         l = torch.cat(self.sample_losses) if self.sample_losses else torch.zeros(0)
         se = float(l.std()/math.sqrt(len(l))) if len(l)>1 else 0.
@@ -294,26 +302,69 @@ def _lr_find(learn, name:str, out:Path|None, show:bool, num_it:int=100) -> float
     learn.lr_finds = getattr(learn, 'lr_finds', {}) | {name: (learn.recorder.lrs, learn.recorder.losses, res.valley)}
     return res.valley
 
+# %% ../nbs/02_learner.ipynb #c026r
+RUN_STATE = 'models/checkpoint.json'   # a run's progress, beside its checkpoint (models/checkpoint.pth: model and optimizer)
+
+def read_run(out) -> dict:
+    "The progress of the run writing into `out`: its recipe, each stage's rate, epochs done and kept epoch, the history so far"
+    f = Path(out)/RUN_STATE
+    if not f.exists(): raise FerError(f"{out} holds no run to resume (no {RUN_STATE}): it is not a folder fer-train was writing; train afresh")
+    return json.loads(f.read_text())
+
+def _write_run(out:Path, state:dict):
+    "Write the run's state (and its history.csv) atomically, on rank 0 alone"
+    if rank_distrib(): return
+    f = out/RUN_STATE; f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_suffix('.tmp'); tmp.write_text(json.dumps(state, indent=1, default=repr)); tmp.replace(f)
+    if state['history']: pd.DataFrame(state['history'], columns=state['columns']).to_csv(out/'history.csv', index=False)
+
+class CheckpointEpochs(Callback):
+    "After each epoch: model and optimizer in `out/models/checkpoint.pth`, and the run's state (epochs done, kept epoch, history) in `out/models/checkpoint.json`"
+    order = 70   # after Recorder, EpochLog and KeepBestEpoch have taken the epoch in
+    def __init__(self, out:Path, state:dict, stage:str, log:EpochLog, keep:KeepBestEpoch): store_attr()
+    def before_epoch(self): self.iter0 = self.train_iter
+    def after_epoch(self):
+        if self.log.first_lr is None: return   # skipped by a resumed schedule
+        st = self.state['stages'][self.stage]
+        st.update(done=self.epoch+1, kept=self.keep.state, batches=st.get('batches', 0) + self.train_iter - self.iter0)   # the batches this process trained
+        self.state['columns'] = ['stage', *self.recorder.metric_names, 'lr']
+        self.state['history'].append([v if isinstance(v, (str, int)) else float(v) for v in self.log.rows[-1]])
+        self.learn.save('checkpoint', with_opt=True)
+        _write_run(self.out, self.state)
+
 def fine_tune_staged(learn:Learner, freeze_epochs:int=1, epochs:int=5, lr_frozen:float=None, lr:float=None,
-                     lr_mult:float=100, keep_se:float=1., out:str|Path=None, show:bool=False, num_it:int=100, **kwargs) -> pd.DataFrame:
-    "Frozen `fit_one_cycle`, then unfrozen with rates slice(lr/lr_mult, lr); rates from `lr_find` unless given; best epochs kept (`KeepBestEpoch`)"
+                     lr_mult:float=100, keep_se:float=1., out:str|Path=None, show:bool=False, num_it:int=100, resume:bool=False,
+                     recipe:dict=None, **kwargs) -> pd.DataFrame:
+    "Frozen `fit_one_cycle`, then unfrozen with rates slice(lr/lr_mult, lr); rates from `lr_find` unless given; best epochs kept (`KeepBestEpoch`); with `out`, a checkpoint after every epoch, from which `resume=True` goes on"
     out = Path(out) if out is not None else None
     if out is not None: out.mkdir(parents=True, exist_ok=True)
-    logs = []
+    if resume and out is None: raise ValueError("resume=True needs the run's folder `out`")
+    state = read_run(out) if resume else dict(recipe=recipe, stages={}, history=[], columns=None, finished=False)
     stages = [('frozen', freeze_epochs, lr_frozen), ('unfrozen', epochs, lr)] if getattr(learn, 'pretrained', False) else [('unfrozen', epochs, lr)]
+    loaded = not resume or not (learn.path/learn.model_dir/'checkpoint.pth').exists()
+    if out is not None and not resume: _write_run(out, state)   # a run stopped even in its first lr_find can resume
     for stage, n, rate in stages:
         if not n: continue
-        learn.freeze() if stage=='frozen' else learn.unfreeze()
-        if rate is None: rate = _rank0(_lr_find, learn, stage, out, show, num_it)
-        log, keep = EpochLog(stage), KeepBestEpoch(fname=f'best_{stage}', se=keep_se)
-        lrs = rate if stage=='frozen' or not learn.pretrained else slice(rate/lr_mult, rate)
-        with _distrib(learn): learn.fit_one_cycle(n, lrs, cbs=[log, keep], **kwargs)
-        learn.stage_lrs = getattr(learn, 'stage_lrs', {}) | {stage: rate}
-        learn.stage_batches = getattr(learn, 'stage_batches', {}) | {stage: learn.train_iter}
-        learn.stage_kept = getattr(learn, 'stage_kept', {}) | {stage: dict(epoch=keep.kept, valid_loss=keep.losses, se=keep.ses)}
-        logs += log.rows
-    names = ['stage', *learn.recorder.metric_names[:-1], 'time']
-    return pd.DataFrame(logs, columns=names[:len(logs[0])] if logs else names)
+        st = state['stages'].setdefault(stage, dict(n=n, done=0))
+        if st.get('finished'): continue
+        learn.freeze() if stage=='frozen' else learn.unfreeze()   # (both clear the optimizer's state, as a new stage does)
+        if not loaded: learn.load('checkpoint', with_opt=st['done'] > 0); loaded = True
+        if st['done'] < n:
+            if st.get('rate') is None: st['rate'] = rate if rate is not None else _rank0(_lr_find, learn, stage, out, show, num_it)
+            if out is not None: _write_run(out, state)   # a run stopped from here on resumes at this rate, without lr_find
+            log, keep = EpochLog(stage), KeepBestEpoch(fname=f'best_{stage}', se=keep_se, state=st.get('kept'))
+            lrs = st['rate'] if stage=='frozen' or not learn.pretrained else slice(st['rate']/lr_mult, st['rate'])
+            cbs = [log, keep] + ([CheckpointEpochs(out, state, stage, log, keep)] if out is not None else [])
+            with _distrib(learn): learn.fit_one_cycle(n, lrs, cbs=cbs, start_epoch=st['done'], **kwargs)
+            if out is None: st.update(done=n, kept=keep.state, batches=learn.train_iter); state['history'] += log.rows
+        elif st['kept'].get('epoch') is not None: learn.load(f'best_{stage}')   # stopped after its last epoch, before the kept one was loaded
+        st['finished'] = True
+        if out is not None: learn.save('checkpoint', with_opt=True); _write_run(out, state)
+    if not loaded: learn.load('checkpoint')   # every stage had finished: the weights they ended with
+    learn.stage_lrs = {s: v['rate'] for s,v in state['stages'].items()}
+    learn.stage_batches = {s: v.get('batches', 0) for s,v in state['stages'].items()}
+    learn.stage_kept = {s: v['kept'] for s,v in state['stages'].items()}
+    return pd.DataFrame(state['history'], columns=state['columns'] or ['stage', *learn.recorder.metric_names, 'lr'])
 
 # %% ../nbs/02_learner.ipynb #c029
 def load_fer_learner(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner:
@@ -405,34 +456,73 @@ def check_trainable(dls):
         present = sorted(set(d.y[np.asarray(dls.train_ds.items)].tolist()))
         if len(present) < 2: raise ValueError(f"the training faces{where} are all {EMOTIONS[present[0]] if present else 'missing'}: a classifier needs two emotions or more")
 
-@delegates(fer_learner)
-def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:int=64, epochs:int=5, freeze_epochs:int=1,
-              lr:float=None, lr_frozen:float=None, lr_mult:float=100, keep_se:float=1., seed:int=42, num_it:int=100, show:bool=False,
-              max_per_class:int=None, device=None, **kwargs) -> tuple:
-    "Train by the staged recipe into the model folder `out` (config.json, model.safetensors), with history.csv, metrics.json and the PNGs; return (learn, metrics)"
-    import matplotlib; import matplotlib.pyplot as plt
-    check_recipe(bs=bs, size=size, epochs=epochs, freeze_epochs=freeze_epochs, max_per_class=max_per_class)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    dkw = dict(bs=bs, size=size, seed=seed, max_per_class=max_per_class, device=device)
-    dls = rank0_first(fer_dls, source, **dkw) if launched() else fer_dls(source, **dkw)
-    check_trainable(dls)
-    learn = fer_learner(dls, arch, path=out, **kwargs)
-    hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, lr_frozen=lr_frozen, lr=lr, lr_mult=lr_mult, keep_se=keep_se, out=out,
-                            show=show, num_it=num_it)
-    secs = time.time()-t0
-    dist = dict(world_size=max(num_distrib(), 1), rank=rank_distrib(), batches=getattr(learn, 'stage_batches', {}))
-    if dist['rank']: return learn, dist   # the other ranks trained; rank 0 alone evaluates and writes
+def write_run(learn:Learner, out:Path, hist:pd.DataFrame, metrics:dict, source=None, show:bool=False) -> dict:
+    "Score `learn` on its validation split and write the run's files into `out`: history.csv, losses.png, confusion_matrix.png, metrics.json (`metrics` and the scores) and the model folder"
+    import matplotlib.pyplot as plt
     with _solo():
         hist.to_csv(out/'history.csv', index=False)
         plot_history(hist, out/'losses.png')
         res = evaluate(learn)
         plot_confusion(res, out/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
         if not show: plt.close('all')
-    metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=lr_mult, seed=seed, max_per_class=max_per_class,
-                   pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))), lrs=getattr(learn, 'stage_lrs', {}), keep_se=keep_se, kept=getattr(learn, 'stage_kept', {}), train_seconds=secs,
-                   source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist, valid=res)
-    (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
-    from fer_fastai.modelfile import save_fer_model, recipe_of
-    with _solo(): save_fer_model(learn, out, recipe=recipe_of(metrics), scores={'valid': {k: res[k] for k in ('n', 'accuracy', 'f1_macro')}}, source=source)
+        metrics = dict(metrics, valid=res)
+        (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
+        from fer_fastai.modelfile import save_fer_model, recipe_of
+        save_fer_model(learn, out, recipe=recipe_of(metrics), scores={'valid': {k: res[k] for k in ('n', 'accuracy', 'f1_macro')}}, source=source)
+    return metrics
+
+def _train(source, recipe:dict, out:Path, resume:bool, show:bool, device) -> tuple:
+    "The run `train_fer` and `resume_fer` start: `recipe` is train_fer's settings, as the run's state keeps them"
+    r = {k: v for k,v in recipe.items() if k not in ('source', '_objects')}
+    size, bs, epochs, freeze_epochs, seed, max_per_class = (r.pop(k) for k in ('size', 'bs', 'epochs', 'freeze_epochs', 'seed', 'max_per_class'))
+    stage_kw = {k: r.pop(k) for k in ('lr', 'lr_frozen', 'lr_mult', 'keep_se', 'num_it')}
+    arch = r.pop('arch')
+    check_recipe(bs=bs, size=size, epochs=epochs, freeze_epochs=freeze_epochs, max_per_class=max_per_class)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    dkw = dict(bs=bs, size=size, seed=seed, max_per_class=max_per_class, device=device)
+    dls = rank0_first(fer_dls, source, **dkw) if launched() else fer_dls(source, **dkw)
+    check_trainable(dls)
+    learn = fer_learner(dls, arch, path=out, **r)
+    hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, out=out, show=show, resume=resume, recipe=recipe, **stage_kw)
+    dist = dict(world_size=max(num_distrib(), 1), rank=rank_distrib(), batches=getattr(learn, 'stage_batches', {}))
+    if dist['rank']: return learn, dist   # the other ranks trained; rank 0 alone evaluates and writes
+    metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=stage_kw['lr_mult'], seed=seed,
+                   max_per_class=max_per_class, pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))),
+                   lrs=learn.stage_lrs, keep_se=stage_kw['keep_se'], kept=learn.stage_kept, train_seconds=time.time()-t0, resumed=resume,
+                   source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist)
+    metrics = write_run(learn, out, hist, metrics, source=source, show=show)
+    state = read_run(out); state['finished'] = True; _write_run(out, state)
+    (out/'models'/'checkpoint.pth').unlink(missing_ok=True)   # model and optimizer: the model folder has what is kept
     return learn, metrics
+
+def _progress(state:dict) -> str:
+    done = [f"{s} epoch {v['done']} of {v['n']}" for s,v in state['stages'].items() if v.get('done')]
+    return f"stopped after {done[-1]}" if done else "stopped before its first epoch"
+
+@delegates(fer_learner)
+def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:int=64, epochs:int=5, freeze_epochs:int=1,
+              lr:float=None, lr_frozen:float=None, lr_mult:float=100, keep_se:float=1., seed:int=42, num_it:int=100, show:bool=False,
+              max_per_class:int=None, device=None, resume:bool=False, **kwargs) -> tuple:
+    "Train by the staged recipe into the model folder `out` (config.json, model.safetensors), with history.csv, metrics.json and the PNGs, checkpointing every epoch; return (learn, metrics). `resume=True`: if `out` holds a run that stopped, go on with it instead"
+    out = Path(out)
+    if not rank_distrib() and (out/RUN_STATE).exists() and not (state := read_run(out)).get('finished'):   # (rank 0 decides: the others start as it writes)
+        if resume: return resume_fer(out, source=source if isinstance(source, (str, Path)) else None, show=show, device=device)
+        raise FerError(f"{out} holds a run that {_progress(state)}: continue it with `fer-train --resume {out}` (resume_fer), "
+                       f"or delete {out/'models'} to start again, or give another out")
+    def keep(v): return str(Path(v).resolve()) if isinstance(v, Path) or (isinstance(v, str) and Path(v).exists()) else v
+    recipe = dict(source=keep(source) if isinstance(source, (str, Path)) else None, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs,
+                  lr=lr, lr_frozen=lr_frozen, lr_mult=lr_mult, keep_se=keep_se, seed=seed, num_it=num_it, max_per_class=max_per_class,
+                  **{k: keep(v) for k,v in kwargs.items()})
+    recipe['_objects'] = [k for k,v in recipe.items() if not isinstance(v, (str, int, float, bool, type(None), list))]
+    return _train(source, recipe, out, resume=False, show=show, device=device)
+
+def resume_fer(out, source=None, show:bool=False, device=None) -> tuple:
+    "Continue the run that stopped in `out` (killed, disconnected) from its last epoch, with its own recipe; `source`: where its faces are now, if they moved"
+    out, state = Path(out), read_run(out)
+    if state.get('finished'): raise FerError(f"{out}'s run finished: there is nothing to resume (its model is {out/'model.safetensors'})")
+    recipe = dict(state['recipe'])
+    if recipe['_objects']: raise FerError(f"{out}'s run was given Python objects ({', '.join(recipe['_objects'])}) that its state cannot keep: start it again")
+    if source is not None: recipe['source'] = str(source)
+    if recipe['source'] is None: raise FerError(f"{out}'s run read faces held in memory: pass their source to resume it")
+    return _train(recipe['source'], recipe, out, resume=True, show=show, device=device)

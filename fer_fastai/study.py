@@ -21,13 +21,13 @@ GPU_STUDY = dict(archs=('vgg19_bn', 'resnet34', 'convnext_tiny'), size=96, bs=12
 
 def study(source, archs=GPU_STUDY['archs'], out='runs/study', size:int=GPU_STUDY['size'], bs:int=GPU_STUDY['bs'],
           freeze_epochs:int=GPU_STUDY['freeze_epochs'], epochs:int=GPU_STUDY['epochs'], lr_mult:float=GPU_STUDY['lr_mult'],
-          label_smoothing:float=0.1, device=None, cams:bool=True, **kwargs) -> tuple:
-    "Fine-tune each of `archs` on `source` by the staged recipe into `out/<arch>/`, with its Grad-CAM grid; return (a row an arch, the learners)"
+          label_smoothing:float=0.1, device=None, cams:bool=True, resume:bool=False, **kwargs) -> tuple:
+    "Fine-tune each of `archs` on `source` by the staged recipe into `out/<arch>/`, with its Grad-CAM grid; return (a row an arch, the learners). `resume`: an arch whose run stopped goes on from its last epoch (one that finished trains again)"
     import matplotlib.pyplot as plt
     out, rows, learners = Path(out), [], {}
     for arch in archs:
         learn, m = train_fer(source, out=out/arch, arch=arch, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs,
-                             lr_mult=lr_mult, label_smoothing=label_smoothing, device=device, **kwargs)
+                             lr_mult=lr_mult, label_smoothing=label_smoothing, device=device, resume=resume, **kwargs)
         if cams: cam_grid(learn, split='PublicTest' if 'PublicTest' in learn.dls.fer.splits else 'Training', fname=out/arch/'cam_grid.png')
         plt.close('all')
         hist, kept = pd.read_csv(out/arch/'history.csv'), m['kept']
