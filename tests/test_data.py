@@ -1,4 +1,4 @@
-import gzip, os, re, tempfile, warnings
+import atexit, gzip, os, re, shutil, tempfile, warnings
 from pathlib import Path
 from PIL import Image
 import numpy as np, pandas as pd, pytest, torch
@@ -124,7 +124,9 @@ def test_resize_and_stats(tmp_path):
 
 # Every kind of source users bring (synth.write_fer_cases): it reads, every face kept or reported, or it stops
 # with an error that names the file and the fix, in the library and in `fer-data`.
-CASES = write_fer_cases(Path(tempfile.mkdtemp(prefix='fer_cases_')))
+_CASES_DIR = tempfile.mkdtemp(prefix='fer_cases_')   # written at collection (the names parametrize the tests), removed at exit
+atexit.register(shutil.rmtree, _CASES_DIR, ignore_errors=True)
+CASES = write_fer_cases(Path(_CASES_DIR))
 
 def _faces(x, y, usage, ordered:bool):
     rows = list(zip(y.tolist(), usage.tolist(), [f.tobytes() for f in x]))
