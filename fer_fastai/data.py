@@ -281,7 +281,6 @@ def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
 # %% ../nbs/01_data.ipynb #c023
 IMG_EXTS = {'.jpg','.jpeg','.jpe','.jfif','.png','.bmp','.gif','.tif','.tiff','.webp','.pgm','.ppm','.pbm','.pnm'}
 _IMAGE_LIKE = IMG_EXTS | {'.svg','.heic','.heif','.avif','.jp2','.j2k','.jxl','.ico','.psd','.dng','.cr2','.nef','.exr','.hdr'}   # meant as faces, if unreadable
-_DIR_SPLIT = _SPLIT_NAMES
 _ALPHA_MODES = {'RGBA', 'RGBa', 'LA', 'La', 'PA'}
 
 def _grey(img:Image.Image) -> np.ndarray:
@@ -321,17 +320,17 @@ def _unwrap(root:Path):
     "The folder that holds the layout: `root`, or the folder it only wraps (an archive extracted into fer2013/ or archive/)"
     while True:
         kids = [p for p in root.iterdir() if not _is_junk(p.name)]
-        if len(kids) != 1 or not kids[0].is_dir() or kids[0].name.lower() in _DIR_SPLIT or _emotion(kids[0].name) is not None: return root
+        if len(kids) != 1 or not kids[0].is_dir() or kids[0].name.lower() in _SPLIT_NAMES or _emotion(kids[0].name) is not None: return root
         root = kids[0]
 
 def _folder_items(root:Path):
     "(path, label, usage) of each image under `root` in an emotion folder; (path, reason) of what cannot be a face there"
     top = [d for d in root.iterdir() if d.is_dir() and not _is_junk(d.name)]
-    split_dirs = [d.name for d in top if d.name.lower() in _DIR_SPLIT]
+    split_dirs = [d.name for d in top if d.name.lower() in _SPLIT_NAMES]
     if split_dirs and any(_emotion(d.name) is not None for d in top):
         raise FerError(f"{root} mixes split folders ({', '.join(split_dirs)}) with emotion folders ({', '.join(d.name for d in top if _emotion(d.name) is not None)}): "
                        "put every emotion folder inside train/ or test/")
-    here = _DIR_SPLIT.get(root.name.lower(), 'Training')   # `train` or `test` itself may be the folder named
+    here = _SPLIT_NAMES.get(root.name.lower(), 'Training')   # `train` or `test` itself may be the folder named
     items, outside = [], []
     for f in sorted(root.rglob('*')):
         rel = f.relative_to(root)
@@ -339,8 +338,8 @@ def _folder_items(root:Path):
         if _is_junk(str(rel)): outside.append((f, 'a hidden or system file')); continue
         parts, usage = rel.parts[:-1], here
         if split_dirs:
-            if not parts or parts[0].lower() not in _DIR_SPLIT: outside.append((f, f"is outside the split folders ({', '.join(split_dirs)})")); continue
-            usage, parts = _DIR_SPLIT[parts[0].lower()], parts[1:]
+            if not parts or parts[0].lower() not in _SPLIT_NAMES: outside.append((f, f"is outside the split folders ({', '.join(split_dirs)})")); continue
+            usage, parts = _SPLIT_NAMES[parts[0].lower()], parts[1:]
         if not parts: outside.append((f, f"is not in an emotion folder: move it into the folder named after its emotion inside {f.parent}")); continue
         lbl = _emotion(parts[0])
         if lbl is None:
