@@ -1,4 +1,4 @@
-"""A Gradio web app over a trained model: a photo or a webcam frame in; the faces boxed and labelled, the probabilities of the main face and its class activation map out. `fer-app MODEL` starts it; Hugging Face Spaces runs the same.
+"""A Gradio web app over a trained model: a photo or a webcam frame in; the faces boxed and labelled, the probabilities of the main face and its class activation map out; and a live tab that streams the webcam and labels its faces as they move. `fer-app MODEL` starts it; Hugging Face Spaces runs the same.
 
 Docs: https://fer-fastai.github.io/fer_fastai/app.html.md"""
 
@@ -10,12 +10,13 @@ import os
 import numpy as np, torch, cv2
 from fastai.vision.all import Learner, Path
 from .core import *
-from .inference import load_image, predict_faces, annotate, crop_faces, load_model
+from .inference import load_image, predict_faces, annotate, crop_faces, load_model, fast_model
+from .video import FaceStream, VIDEO_DETECTOR
 from .learner import learner_faces
 from .cam import grad_cam, cam_upsample
 
 # %% auto #0
-__all__ = ['cam_overlay', 'analyse', 'fer_app']
+__all__ = ['cam_overlay', 'analyse', 'live_frame', 'fer_app']
 
 # %% ../nbs/05a_app.ipynb #c007
 def cam_overlay(face:np.ndarray, cam:torch.Tensor, size:int=192, alpha:float=0.45) -> np.ndarray:
@@ -25,10 +26,10 @@ def cam_overlay(face:np.ndarray, cam:torch.Tensor, size:int=192, alpha:float=0.4
     heat = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
     return (np.repeat(f[..., None], 3, 2)*(1-alpha) + heat*alpha).astype(np.uint8)
 
-def analyse(model, image, margin:float=0.15) -> tuple:
+def analyse(model, image, margin:float=0.15, detector=None) -> tuple:
     "(annotated image, {emotion: probability} of the largest face, its Grad-CAM image or None) for one image"
     rgb = load_image(image)
-    res = predict_faces(model, rgb, margin=margin)
+    res = predict_faces(model, rgb, detector=detector, margin=margin)
     if not len(res): return rgb, {}, None
     r = res.iloc[0]
     probs = {e: float(r[e]) for e in EMOTIONS}
@@ -39,19 +40,35 @@ def analyse(model, image, margin:float=0.15) -> tuple:
         overlay = cam_overlay(face, cams[0])
     return annotate(rgb, res), probs, overlay
 
+def live_frame(stream:FaceStream|None, frame, model=None, detector=VIDEO_DETECTOR) -> tuple:
+    "(annotated frame, the stream) for one frame of a webcam stream; the first frame starts a `FaceStream` (faces followed, probabilities smoothed)"
+    if frame is None: return None, stream
+    if stream is None: stream = FaceStream(model, detector, detect_every=1, smooth=0.5)
+    rgb = load_image(frame)
+    return annotate(rgb, stream(rgb)), stream
+
 # %% ../nbs/05a_app.ipynb #c010
-def fer_app(model=None, title:str='Facial emotion recognition'):
-    "A Gradio app over `model` (a model folder or .onnx file, a fastai Learner or an `OnnxFer`; default: the shipped model)"
+def fer_app(model=None, title:str='Facial emotion recognition', detector=None, live_detector=VIDEO_DETECTOR):
+    "A Gradio app over `model` (a model folder or .onnx file, a fastai Learner or an `OnnxFer`; default: the shipped model): a photo tab and a live webcam tab"
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
     import gradio as gr
     if model is None or isinstance(model, (str, Path)): model = load_model(model)
+    fast = fast_model(model)   # the live tab: onnxruntime where installed
     def fn(image):
         if image is None: raise gr.Error('Give a photo (upload it or take one with the webcam)')
-        ann, probs, overlay = analyse(model, image)
+        ann, probs, overlay = analyse(model, image, detector=detector)
         if not probs: gr.Warning('No face found: try a photo with a frontal face')
         return ann, probs, overlay
-    return gr.Interface(fn, inputs=gr.Image(sources=['upload', 'webcam'], type='numpy', label='photo'),
-                        outputs=[gr.Image(label='faces'), gr.Label(num_top_classes=len(EMOTIONS), label='emotion of the largest face'),
-                                 gr.Image(label='Grad-CAM of the largest face')],
-                        title=title, description='Faces found by OpenCV, each labelled with its emotion by a model trained on FER2013.',
-                        flagging_mode='never')
+    photo = gr.Interface(fn, inputs=gr.Image(sources=['upload', 'webcam'], type='numpy', label='photo'),
+                         outputs=[gr.Image(label='faces'), gr.Label(num_top_classes=len(EMOTIONS), label='emotion of the largest face'),
+                                  gr.Image(label='Grad-CAM of the largest face')],
+                         description='Faces found by OpenCV, each labelled with its emotion by a model trained on FER2013.',
+                         flagging_mode='never')
+    with gr.Blocks() as live:
+        gr.Markdown('Start the webcam: its frames come back with each face boxed, numbered and labelled, live.')
+        with gr.Row():
+            cam = gr.Image(sources=['webcam'], streaming=True, type='numpy', label='webcam')
+            out = gr.Image(label='faces, live', elem_id='live-out')
+        state = gr.State(None)
+        cam.stream(lambda frame, s: live_frame(s, frame, fast, live_detector), [cam, state], [out, state], stream_every=0.1)
+    return gr.TabbedInterface([photo, live], ['Photo', 'Live webcam'], title=title)

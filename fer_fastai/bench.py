@@ -16,7 +16,7 @@ from .data import *
 
 # %% auto #0
 __all__ = ['timed', 'peak_mb', 'read_fer_pandas', 'bench_parse', 'bench_dls', 'bench_data', 'TrainTimer', 'bench_train',
-           'bench_infer']
+           'bench_infer', 'bench_detect', 'bench_video']
 
 # %% ../nbs/07_bench.ipynb #c007
 def timed(f, *args, **kwargs):
@@ -156,18 +156,21 @@ def _median_ms(f, n:int) -> float:
     f()   # warm-up
     return float(np.median([timed(f)[1] for _ in range(n)]))*1000
 
-def bench_infer(source=None, model=None, arch:str='efficientnet_lite0', n_faces:int=512, bs:int=64, n_photos:int=20) -> dict:
+def bench_infer(source=None, model=None, arch:str='efficientnet_lite0', n_faces:int=512, bs:int=64, n_photos:int=20, detector=None) -> dict:
     "Faces/s of the classifier and ms per 640x480 photo (detect + classify), in PyTorch and onnxruntime"
     import tempfile, skimage.data, cv2
     from fer_fastai.learner import fer_learner, load_fer_learner
-    from fer_fastai.inference import export_onnx, OnnxFer, face_probs, predict_faces, default_detector
+    from fer_fastai.inference import export_onnx, OnnxFer, face_probs, predict_faces
+    from fer_fastai.detect import get_detector, DEFAULT_DETECTOR
     data = read_fer(source or default_fer_path())
     faces = list(data.x[np.r_[data.idxs('PublicTest'), data.idxs('Training')][:n_faces]])
     learn = load_fer_learner(model) if model else fer_learner(fer_dls(data, bs=bs), arch, pretrained=False)
     photo = cv2.resize(skimage.data.astronaut(), (640, 480), interpolation=cv2.INTER_AREA)
     res = dict(arch=getattr(learn, 'arch_name', type(learn.model[0]).__name__) if model is None else str(model), faces=len(faces), bs=bs,
-               photo='astronaut 640x480', faces_in_photo=len(predict_faces(learn, photo)), threads=torch.get_num_threads())
-    res['detect_ms'] = _median_ms(lambda: default_detector()(photo), n_photos)
+               photo='astronaut 640x480', detector=str(detector or DEFAULT_DETECTOR), threads=torch.get_num_threads())
+    detector = get_detector(detector)
+    res['faces_in_photo'] = len(predict_faces(learn, photo, detector=detector))
+    res['detect_ms'] = _median_ms(lambda: detector(photo), n_photos)
     with tempfile.TemporaryDirectory() as d:
         if model is not None:
             res['weights_mb'] = (Path(model)/'model.safetensors').stat().st_size/1e6
@@ -179,5 +182,81 @@ def bench_infer(source=None, model=None, arch:str='efficientnet_lite0', n_faces:
             run_all = lambda: [face_probs(m, faces[i:i+bs]) for i in range(0, len(faces), bs)]
             run_all()
             res[f'{name}_faces_s'] = len(faces)/timed(run_all)[1]
-            res[f'{name}_photo_ms'] = _median_ms(lambda: predict_faces(m, photo), n_photos)
+            res[f'{name}_photo_ms'] = _median_ms(lambda: predict_faces(m, photo, detector=detector), n_photos)
+    return res
+
+# %% ../nbs/07_bench.ipynb #c023
+def bench_detect(source=None, detectors=None, n:int=200, seed:int=0) -> dict:
+    "Recall, false positives per photo and ms per 640x480 photo of each detector (default: all installed) on FER2013's faces pasted at known boxes"
+    from fer_fastai.detect import DETECTORS, detection_scenes, detection_scores, get_detector
+    if detectors is None:
+        detectors = [d for d in DETECTORS if d != 'dlib' or _installed('dlib')]
+    data = read_fer(source or default_fer_path())
+    pool = data.x[data.idxs('PublicTest')] if 'PublicTest' in data.splits else data.x
+    scenes = detection_scenes(pool, n=n, seed=seed)
+    res = dict(source=str(data.source), photos=len(scenes), faces=int(sum(len(b) for _, b in scenes)), threads=torch.get_num_threads())
+    for d in detectors:
+        get_detector(d)(scenes[0][0])   # built and warmed up before it is timed
+        r = detection_scores(d, scenes)
+        res[d] = {k: v for k, v in r.items() if k != 'faces'}
+    return res
+
+def _installed(module:str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+# %% ../nbs/07_bench.ipynb #c026
+def _clip_recall(df, truth) -> float:
+    "Share of the clip's true faces (frames, faces, 4) with a row on them in their frame"
+    from fer_fastai.detect import match_faces
+    rows = {f: g[['x', 'y', 'w', 'h']].values for f, g in df.groupby('frame')}
+    return float(np.mean([match_faces(rows.get(f, np.zeros((0, 4))), truth[f])[0] for f in range(len(truth))]))
+
+def _naive_video(model, clip, out) -> tuple:
+    "The first version's loop: Haar on every full frame, one model call per face, annotate, encode -> (table, seconds per stage)"
+    import cv2
+    from fer_fastai.inference import crop_faces, face_probs, annotate, _results
+    from fer_fastai.detect import HaarDetector
+    haar, secs, rows = HaarDetector(max_side=None), dict.fromkeys(('decode', 'detect', 'crop', 'classify', 'annotate', 'encode'), 0.), []
+    cap, writer, f = cv2.VideoCapture(str(clip)), None, 0
+    def tick(stage, t): secs[stage] += time.perf_counter() - t; return time.perf_counter()
+    while True:
+        t = time.perf_counter()
+        ok, frame = cap.read()
+        if not ok: break
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB); t = tick('decode', t)
+        boxes = haar(rgb); t = tick('detect', t)
+        crops = crop_faces(rgb, boxes); t = tick('crop', t)
+        probs = np.concatenate([face_probs(model, [c]) for c in crops]) if len(crops) else np.zeros((0, len(EMOTIONS)), np.float32)
+        t = tick('classify', t)
+        res = _results(boxes, probs)
+        ann = cv2.cvtColor(annotate(rgb, res), cv2.COLOR_RGB2BGR); t = tick('annotate', t)
+        if writer is None: writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*'mp4v'), 30., (rgb.shape[1], rgb.shape[0]))
+        writer.write(ann); tick('encode', t)
+        rows += [dict(frame=f, **r) for r in res.to_dict('records')]; f += 1
+    cap.release(); writer.release()
+    return pd.DataFrame(rows, columns=['frame', 'x', 'y', 'w', 'h']), secs, f
+
+def bench_video(source=None, model=None, detector=None, n_frames:int=300, detect_every:int=3, classify_every:int=2, seed:int=0) -> dict:
+    "Frames/s end to end and ms per frame by stage on a 640x480 clip of real faces: the naive loop, predict_video in PyTorch and in onnxruntime"
+    import tempfile
+    from fer_fastai.video import faces_clip, predict_video, VIDEO_DETECTOR
+    from fer_fastai.inference import load_model, fast_model
+    data = read_fer(source or default_fer_path())
+    pool = data.x[data.idxs('PublicTest')] if 'PublicTest' in data.splits else data.x
+    learn, detector = load_model(model), detector or VIDEO_DETECTOR
+    res = dict(model=str(model or 'shipped'), clip=f'{n_frames} frames 640x480, 2 faces', detector=detector, detect_every=detect_every,
+               classify_every=classify_every,
+               threads=torch.get_num_threads())
+    with tempfile.TemporaryDirectory() as d:
+        clip, truth = faces_clip(Path(d)/'clip.mp4', pool, n=n_frames, seed=seed)
+        predict_video(learn, clip, max_frames=3, detector=detector, progress=False)   # warm-up: models, detector, codecs
+        t = time.perf_counter(); df, secs, frames = _naive_video(learn, clip, Path(d)/'naive.mp4'); wall = time.perf_counter() - t
+        res['naive'] = dict(fps=frames/wall, recall=_clip_recall(df, truth), **{f'{k}_ms': v/frames*1000 for k, v in secs.items()})
+        for name, m in (('pytorch', learn), ('onnxruntime', fast_model(learn, 'onnx'))):
+            df = predict_video(m, clip, out=Path(d)/f'{name}.mp4', detector=detector, detect_every=detect_every,
+                               classify_every=classify_every, progress=False)
+            res[name] = dict(fps=df.attrs['frames']/df.attrs['wall'], recall=_clip_recall(df, truth),
+                             **{f'{k}_ms': v/df.attrs['frames']*1000 for k, v in df.attrs['seconds'].items()})
+    res['speedup'] = res['onnxruntime']['fps']/res['naive']['fps']
     return res

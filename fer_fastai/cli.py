@@ -39,26 +39,36 @@ def fer_data(source:str, # fer2013.csv (or .csv.gz), or the folder of the image 
 
 # %% ../nbs/06_cli.ipynb #c010
 def _print_table(res:dict):
-    for k,v in res.items(): print(f'{k:>16}  {v:.3f}' if isinstance(v, float) else f'{k:>16}  {v}')
+    "Figures one a line; figures of several things (detectors, pipelines: dicts) as one table below"
+    for k,v in res.items():
+        if not isinstance(v, dict): print(f'{k:>16}  {v:.3f}' if isinstance(v, float) else f'{k:>16}  {v}')
+    groups = {k: v for k, v in res.items() if isinstance(v, dict)}
+    if groups: print(pd.DataFrame(groups).T.round(3).to_string())
 
 @call_parse(pos=['what'])
-def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'train', 'infer'])]='data',
+def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'train', 'infer', 'detect', 'video'])]='data',
               source:str=None, # FER CSV or folder (default: $FER2013_CSV or the shared copy)
               no_baseline:bool=False, # skip the slow pandas baseline
               steps:int=20, # model steps (batches) timed
               arch:str='resnet18', # model for `train` and `infer`
-              model:str=None, # `infer`: a model folder (fer-train's; `shipped`: the shipped model) instead of a fresh `arch` learner
+              model:str=None, # `infer`: a model folder (fer-train's; `shipped`: the shipped model) instead of a fresh `arch` learner; `video`: default shipped
+              detector:str=None, # `infer`: the face detector (default haar); `detect`: the detectors to compare, comma-separated; `video`: default blazeface
+              frames:int=300, # `video`: frames of the clip
+              scenes:int=200, # `detect`: photos of the benchmark
               bs:int=64, # batch size for `train`
               size:int=48, # input size for `train`
               frozen_stem:bool=False, # `train`: with the stem frozen (as `fer-train --frozen-stem`)
               json_out:str=None): # also write the figures to this JSON file
     "Run a benchmark and print its figures"
-    from fer_fastai.bench import bench_data, bench_train, bench_infer
+    from fer_fastai.bench import bench_data, bench_train, bench_infer, bench_detect, bench_video
     from fer_fastai.modelfile import SHIPPED
+    model = SHIPPED if model=='shipped' else model
     with user_errors():
         if what=='data': res = bench_data(source, baseline=not no_baseline, n_steps=steps)
         elif what=='train': res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps, frozen_stem=frozen_stem)
-        else: res = bench_infer(source, model=SHIPPED if model=='shipped' else model, arch=arch, bs=bs)
+        elif what=='infer': res = bench_infer(source, model=model, arch=arch, bs=bs, detector=detector)
+        elif what=='detect': res = bench_detect(source, detectors=detector.split(',') if detector else None, n=scenes)
+        else: res = bench_video(source, model=model, detector=detector, n_frames=frames)
     _print_table(res)
     if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
     return res
@@ -223,19 +233,22 @@ def fer_predict(images:Annotated[str, '[MODEL] IMAGE...: photos, or folders of p
                 out:str=None, # folder for the annotated photos
                 json:bool=False, # print the results as JSON (box, emotion, probabilities per face)
                 margin:float=0.15, # each face's box grows by this share of its size on every side
+                detector:str='haar', # face detector: haar, blazeface or dlib, options after a colon ('haar:scale_factor=1.2')
                 trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Find the faces in photos and the emotion of each; optionally write the photos annotated"
     from PIL import Image
     from json import dumps
     from fer_fastai.inference import predict_faces, annotate, load_image
+    from fer_fastai.detect import get_detector
     model, images = _model_first(images, model)
     files = _images(images)
     results = {}
     with user_errors():
+        detector = get_detector(detector)
         m = _predictor(model, trust_pickle)
         for f in files:
             rgb = load_image(f)
-            res = results[str(f)] = predict_faces(m, rgb, margin=margin)
+            res = results[str(f)] = predict_faces(m, rgb, detector=detector, margin=margin)
             if out is not None:
                 Path(out).mkdir(parents=True, exist_ok=True)
                 Image.fromarray(annotate(rgb, res)).save(Path(out)/f'{f.stem}_fer.png')
@@ -247,23 +260,40 @@ def fer_predict(images:Annotated[str, '[MODEL] IMAGE...: photos, or folders of p
     return results
 
 @call_parse
-def fer_video(video:Annotated[str, '[MODEL] VIDEO: the video to annotate (MP4, AVI, ...)', dict(nargs='+')],
+def fer_video(video:Annotated[str, '[MODEL] VIDEO: the video to annotate (MP4, AVI, ...); none with --camera', dict(nargs='*')],
+              camera:str=None, # a live source instead of VIDEO: a camera's index (0: the first webcam) or an address OpenCV captures
               model:str=None, # model folder from fer-train or .onnx from fer-export (default: the shipped FER2013 model)
               out:str='fer_video.mp4', # the annotated video to write
               csv:str=None, # the per-frame table (default: OUT with .csv)
               plot:str=None, # the plot of emotions over time (default: OUT with .png)
-              every:int=1, # classify every n-th frame, keep the result in between
+              detector:str='blazeface:input_size=320', # face detector: blazeface, haar or dlib, options after a colon
+              detect_every:int=3, # find the faces every n-th frame, follow them in between
+              classify_every:int=2, # classify the faces every n-th frame (a new face at once), keep the smoothed result between
+              smooth:float=0.5, # weight of the past in each face's probabilities (0: none)
+              frames:int=None, # stop after this many frames (a camera runs until Ctrl-C otherwise)
+              show:bool=False, # also show the annotated frames in a window (q stops)
+              runtime:str='auto', # classify with onnxruntime where installed (auto), or onnx, or torch
               margin:float=0.15, # each face's box grows by this share of its size on every side
               trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
-    "Annotate the faces of a video with their emotions; write the video, a per-frame table and a plot over time"
+    "Annotate the faces of a video or a live camera with their ids and emotions; write the video, a per-frame table and a plot over time"
     import matplotlib; matplotlib.use('Agg')
-    from fer_fastai.inference import predict_video, plot_video_emotions
-    model, args = _model_first(video, model)
-    video, out = _one(args, 'video'), Path(out)
+    from fer_fastai.video import predict_video, plot_video_emotions
+    from fer_fastai.inference import fast_model
+    from fastai.learner import Learner
+    model, args = _model_first(video, model, n=0 if camera is not None else 1)
+    if camera is not None and args: raise CliError(f"give a VIDEO or --camera, not both: {' '.join(args)} and --camera {camera}")
+    src, out = (camera if camera is not None else _one(args, 'video')), Path(out)
     csv, plot = ifnone(csv, out.with_suffix('.csv')), ifnone(plot, out.with_suffix('.png'))
-    with user_errors(): df = predict_video(_predictor(model, trust_pickle), video, out=out, csv=csv, every=every, margin=margin)
-    if len(df): plot_video_emotions(df, plot, title=Path(video).name)
-    print(f"{df.attrs['frames']} frames, {df.frame.nunique()} with faces, {len(df)} face rows; wrote {out}, {csv}" + (f", {plot}" if len(df) else ''))
+    with user_errors():
+        m = fast_model(_predictor(model, trust_pickle), runtime)
+        if camera is not None: print(f"reading camera {camera}: Ctrl-C{' or q' if show else ''} stops", flush=True)
+        df = predict_video(m, src, out=out, csv=csv, detector=detector, detect_every=detect_every, classify_every=classify_every,
+                           smooth=smooth, margin=margin,
+                           max_frames=frames, show=show, live=True if camera is not None else None)
+    if len(df): plot_video_emotions(df, plot, title='camera' if camera is not None else Path(src).name)
+    fps, how = df.attrs['frames']/df.attrs['wall'], 'PyTorch' if isinstance(m, Learner) else 'onnxruntime'
+    print(f"{df.attrs['frames']} frames ({fps:.1f} a second, classified with {how}), {df.frame.nunique()} with faces, {df.face.nunique()} faces followed, "
+          f"{len(df)} face rows; wrote {out}, {csv}" + (f", {plot}" if len(df) else ''))
     return df
 
 @call_parse(pos=['model'])
@@ -279,11 +309,13 @@ def fer_app(model:str=None, # model folder from fer-train or .onnx from fer-expo
             host:str='127.0.0.1', # address to serve on (0.0.0.0 for every interface)
             port:int=7860, # port to serve on
             share:bool=False, # also open a public gradio.live link
+            detector:str='haar', # face detector for photos: haar, blazeface or dlib (the live webcam tab: fer-video's default)
             trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
-    "Serve the Gradio app: a photo or webcam frame in, faces with their emotions and the CAM out"
+    "Serve the Gradio app: a photo or webcam frame in, faces with their emotions and the CAM out; a live webcam tab"
     try: from fer_fastai.app import fer_app as app
     except ImportError as e: raise CliError(f"the app needs Gradio: pip install 'fer_fastai[app]' ({e})")
-    with user_errors(): demo = app(_predictor(model, trust_pickle))
+    from fer_fastai.detect import get_detector
+    with user_errors(): demo = app(_predictor(model, trust_pickle), detector=get_detector(detector))
     demo.launch(server_name=host, server_port=port, share=share)
 
 @call_parse

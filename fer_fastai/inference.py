@@ -1,4 +1,4 @@
-"""Faces in photos and video, each labelled with its emotion: detection (OpenCV's bundled Haar cascade, or any detector you plug in), one batch per image, annotated images and video, and an ONNX export with an onnxruntime predictor.
+"""Faces in photos, each labelled with its emotion: the faces found (by any detector of `fer_fastai.detect`), cropped and classified in one batch per image, drawn on the image; and an ONNX export with an onnxruntime predictor.
 
 Docs: https://fer-fastai.github.io/fer_fastai/inference.html.md"""
 
@@ -6,7 +6,6 @@ Docs: https://fer-fastai.github.io/fer_fastai/inference.html.md"""
 
 # %% ../nbs/05_inference.ipynb #c004
 from __future__ import annotations
-from functools import lru_cache
 import numpy as np, pandas as pd, torch, torch.nn.functional as F, cv2
 from torch import nn
 from PIL import Image
@@ -15,10 +14,11 @@ from .core import *
 from .data import FerError, IMG_EXTS, to_face
 from .learner import learner_faces, load_fer_learner
 from .modelfile import input_size, norm_stats
+from .detect import HaarDetector, Detector, get_detector, default_detector
 
 # %% auto #0
-__all__ = ['EMOTION_COLORS', 'load_image', 'HaarDetector', 'default_detector', 'crop_faces', 'face_probs', 'predict_faces',
-           'annotate', 'predict_video', 'plot_video_emotions', 'synth_video', 'export_onnx', 'OnnxFer', 'load_model']
+__all__ = ['EMOTION_COLORS', 'load_image', 'crop_faces', 'face_probs', 'predict_faces', 'draw_faces', 'annotate', 'export_onnx',
+           'OnnxFer', 'load_model', 'fast_model', 'HaarDetector', 'Detector', 'get_detector', 'default_detector']
 
 # %% ../nbs/05_inference.ipynb #c007
 def load_image(img) -> np.ndarray:
@@ -42,22 +42,7 @@ def load_image(img) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 # %% ../nbs/05_inference.ipynb #c009
-class HaarDetector:
-    "OpenCV's bundled Haar cascade: `detector(rgb)` -> int boxes (n,4) as x, y, w, h, largest first"
-    def __init__(self, scale_factor:float=1.1, min_neighbors:int=5, min_size:int=30, cascade:str='haarcascade_frontalface_default.xml'):
-        path = Path(cv2.data.haarcascades)/cascade
-        self.cascade = cv2.CascadeClassifier(str(path))
-        if self.cascade.empty(): raise FileNotFoundError(f"OpenCV could not load the cascade {path}")
-        store_attr('scale_factor,min_neighbors,min_size')
-
-    def __call__(self, rgb:np.ndarray) -> np.ndarray:
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        b = self.cascade.detectMultiScale(grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(self.min_size,)*2)
-        b = np.array(b, dtype=int).reshape(-1, 4)
-        return b[np.argsort(-b[:,2]*b[:,3], kind='stable')]
-
-@lru_cache(maxsize=1)
-def default_detector() -> HaarDetector: return HaarDetector()
+_all_ = ['HaarDetector', 'Detector', 'get_detector', 'default_detector']   # found in fer_fastai.detect, still importable from here
 
 def crop_faces(rgb:np.ndarray, boxes, margin:float=0.15) -> list:
     "Grey crops of `boxes`, each grown by `margin` of its size on every side and clipped to the image"
@@ -68,6 +53,13 @@ def crop_faces(rgb:np.ndarray, boxes, margin:float=0.15) -> list:
         mx, my = int(round(bw*margin)), int(round(bh*margin))
         crops.append(grey[max(0, y-my):min(h, y+bh+my), max(0, x-mx):min(w, x+bw+mx)])
     return crops
+
+_MOVED = {'predict_video': 'video', 'plot_video_emotions': 'video', 'synth_video': 'video'}
+def __getattr__(name):   # names that moved to their own module stay importable from here
+    if name in _MOVED:
+        import importlib
+        return getattr(importlib.import_module(f'fer_fastai.{_MOVED[name]}'), name)
+    raise AttributeError(f"module 'fer_fastai.inference' has no attribute {name!r}")
 
 # %% ../nbs/05_inference.ipynb #c013
 def face_probs(model, faces) -> np.ndarray:
@@ -85,88 +77,33 @@ def _results(boxes, probs) -> pd.DataFrame:
     return df
 
 def predict_faces(model, image, detector=None, margin:float=0.15) -> pd.DataFrame:
-    "Per face found in `image`: its box (x, y, w, h), emotion and the seven probabilities; no face gives no rows"
+    "Per face found in `image` by `detector` (a name, default 'haar', or a callable): its box (x, y, w, h), emotion and the seven probabilities; no face gives no rows"
     rgb = load_image(image)
-    boxes = (default_detector() if detector is None else detector)(rgb)
+    boxes = get_detector(detector)(rgb)
     return _results(boxes, face_probs(model, crop_faces(rgb, boxes, margin)))
 
 # %% ../nbs/05_inference.ipynb #c018
 EMOTION_COLORS = {'Angry': (220, 40, 40), 'Disgust': (120, 170, 30), 'Fear': (150, 60, 200), 'Happy': (250, 200, 0),
                   'Sad': (40, 110, 230), 'Surprise': (250, 120, 0), 'Neutral': (200, 200, 200)}
 
-def annotate(image, results:pd.DataFrame, thickness:int=None) -> np.ndarray:
-    "A copy of `image` (RGB) with each face's box and label (emotion and probability) drawn in the emotion's colour"
-    rgb = load_image(image).copy()
+def draw_faces(rgb:np.ndarray, boxes, probs, ids=None, thickness:int=None, bgr:bool=False) -> np.ndarray:
+    "Draw on `rgb` (in place; OpenCV's BGR order if `bgr`) each box (n,4) and its label (the id if given, the top emotion of `probs` (n,7) and its probability) in the emotion's colour"
     t = thickness or max(2, round(max(rgb.shape[:2])/300))
     scale = max(0.5, max(rgb.shape[:2])/900)
-    for r in results.itertuples(index=False):
-        c = EMOTION_COLORS[r.emotion]
-        cv2.rectangle(rgb, (int(r.x), int(r.y)), (int(r.x+r.w), int(r.y+r.h)), c, t)
-        label = f'{r.emotion} {getattr(r, r.emotion):.0%}'
+    for j, (x, y, w, h) in enumerate(np.asarray(boxes, dtype=int).reshape(-1, 4)):
+        k = int(np.argmax(probs[j])); e = EMOTIONS[k]; c = EMOTION_COLORS[e][::-1] if bgr else EMOTION_COLORS[e]
+        cv2.rectangle(rgb, (x, y), (x + w, y + h), c, t)
+        label = (f'#{ids[j]} ' if ids is not None else '') + f'{e} {probs[j][k]:.0%}'
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, t//2))
-        y0 = int(r.y) - th - base - t if r.y > th + base + t else int(r.y + r.h)
-        cv2.rectangle(rgb, (int(r.x), y0), (int(r.x) + tw + 2*t, y0 + th + base + t), c, -1)
-        cv2.putText(rgb, label, (int(r.x) + t, y0 + th + t//2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), max(1, t//2), cv2.LINE_AA)
+        y0 = y - th - base - t if y > th + base + t else y + h
+        cv2.rectangle(rgb, (x, y0), (x + tw + 2*t, y0 + th + base + t), c, -1)
+        cv2.putText(rgb, label, (x + t, y0 + th + t//2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), max(1, t//2), cv2.LINE_AA)
     return rgb
 
-# %% ../nbs/05_inference.ipynb #c021
-def predict_video(model, src, out=None, csv=None, every:int=1, detector=None, margin:float=0.15, progress:bool=True) -> pd.DataFrame:
-    "Faces and emotions of each frame of video `src`; writes the annotated video to `out` and the table to `csv` if given"
-    src = Path(src)
-    if not src.exists(): raise FileNotFoundError(f"video {src} does not exist")
-    cap = cv2.VideoCapture(str(src))
-    if not cap.isOpened(): raise FerError(f"OpenCV cannot open {src} as a video; give an MP4, AVI or another video FFmpeg reads")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.
-    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    writer, rows, res, i = None, [], None, 0
-    bar = progress_bar(range(n), leave=False) if progress and n > 0 else None
-    if bar is not None: bar.update(0)
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok: break
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            if i % every == 0: res = predict_faces(model, rgb, detector=detector, margin=margin)
-            for j, r in enumerate(res.to_dict('records')): rows.append(dict(frame=i, time=i/fps, face=j, **r))
-            if out is not None:
-                if writer is None:
-                    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*'mp4v'), fps, (rgb.shape[1], rgb.shape[0]))
-                    if not writer.isOpened(): raise FerError(f"OpenCV cannot write the video {out}; give a path ending in .mp4")
-                writer.write(cv2.cvtColor(annotate(rgb, res), cv2.COLOR_RGB2BGR))
-            i += 1
-            if bar is not None and i <= n: bar.update(i)
-    finally:
-        if bar is not None: bar.on_iter_end()
-        cap.release()
-        if writer is not None: writer.release()
-    if i == 0: raise FerError(f"{src} has no video frames OpenCV can read; give an MP4, AVI or another video FFmpeg reads")
-    df = pd.DataFrame(rows, columns=['frame', 'time', 'face', *res.columns])
-    df.attrs.update(frames=i, fps=fps)
-    if csv is not None: df.to_csv(csv, index=False)
-    return df
-
-def plot_video_emotions(df:pd.DataFrame, fname=None, title:str='emotions over time'):
-    "Each emotion's probability over time, the mean over the faces of each frame"
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    m = df.groupby('time')[list(EMOTIONS)].mean()
-    for e in EMOTIONS: ax.plot(m.index, m[e], label=e, color=np.array(EMOTION_COLORS[e])/255)
-    ax.set_xlabel('time (s)'); ax.set_ylabel('probability'); ax.set_ylim(0, 1); ax.set_title(title)
-    ax.legend(ncol=7, fontsize=8, loc='upper center', bbox_to_anchor=(0.5, -0.2))
-    if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
-    return fig
-
-# %% ../nbs/05_inference.ipynb #c023
-def synth_video(path, image, n:int=12, fps:float=8., blank=()) -> Path:
-    "An MP4 of `image` sliding 4 px per frame across a 640x480 canvas; frames in `blank` are empty"
-    rgb = load_image(image)
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (640, 480))
-    for i in range(n):
-        canvas = np.zeros((480, 640, 3), np.uint8)
-        if i not in blank: canvas[:rgb.shape[0], 4*i:4*i+rgb.shape[1]] = rgb[:480, :640-4*i]
-        w.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-    w.release()
-    return Path(path)
+def annotate(image, results:pd.DataFrame, thickness:int=None) -> np.ndarray:
+    "A copy of `image` (RGB) with each face's box and label (its id in a video, emotion and probability) drawn in the emotion's colour"
+    return draw_faces(load_image(image).copy(), results[['x', 'y', 'w', 'h']].to_numpy(), results[list(EMOTIONS)].to_numpy(),
+                      results['face'].to_numpy() if 'face' in results else None, thickness)
 
 # %% ../nbs/05_inference.ipynb #c026
 class _Deployed(nn.Module):
@@ -202,6 +139,8 @@ class OnnxFer:
         if not path.exists(): raise FileNotFoundError(f"ONNX file {path} does not exist; `fer-export MODEL --out {path.name}` writes one")
         opts = ort.SessionOptions()
         if threads: opts.intra_op_num_threads = threads
+        # threads that spin after a call would take the cores from what runs between calls (a video's detector, decoder, encoder)
+        opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
         try: self.session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
         except Exception as e: raise FerError(f"{path} is not an ONNX model onnxruntime can load ({type(e).__name__}: {str(e)[:200]})") from None
         self.path = path
@@ -214,3 +153,14 @@ def load_model(path=None, trust_pickle:bool=False):
     "A FER model ready for `predict_faces`: an ONNX file from `export_onnx`, a model folder (default: the shipped one), or a fastai .pkl if trusted"
     if path is not None and Path(path).suffix.lower()=='.onnx': return OnnxFer(path)
     return load_fer_learner(path, trust_pickle=trust_pickle)
+
+def fast_model(model, runtime:str='auto'):
+    "`model` in the fastest runtime at hand: a `Learner` exported to ONNX for onnxruntime ('onnx', or 'auto' where onnxruntime is installed), or as it is ('torch')"
+    if runtime not in ('auto', 'onnx', 'torch'): raise FerError(f"runtime is 'auto', 'onnx' or 'torch', got {runtime!r}")
+    if runtime == 'torch' or not isinstance(model, Learner): return model
+    try: import onnxruntime, onnx
+    except ImportError:
+        if runtime == 'onnx': raise FerError("runtime 'onnx' needs onnx and onnxruntime: pip install 'fer_fastai[deploy]'") from None
+        return model
+    import tempfile
+    with tempfile.TemporaryDirectory() as d: return OnnxFer(export_onnx(model, Path(d)/'fer.onnx'))

@@ -123,6 +123,21 @@ def test_inference_and_export(learn, astronaut, tmp_path, monkeypatch):
     assert probs == pytest.approx(ref_app[1], abs=1e-5)
     np.testing.assert_allclose(onx(faces), ref_p, atol=1e-4)
 
+def test_video_and_live(learn, astronaut, tmp_path):
+    "predict_video, a FaceStream (the app's live tab) and fast_model from the device: the same faces, ids and probabilities as on the CPU"
+    from fer_fastai.video import FaceStream, predict_video, synth_video
+    from fer_fastai.inference import fast_model
+    from fer_fastai.app import live_frame
+    vid = synth_video(tmp_path/'v.mp4', astronaut, n=4)
+    ref_v, ref_s, ref_live = predict_video(learn, vid, progress=False), FaceStream(learn)(astronaut), live_frame(None, astronaut, learn)[0]
+    with on_standin(learn):
+        pd.testing.assert_frame_equal(predict_video(learn, vid, progress=False), ref_v, atol=1e-5)
+        pd.testing.assert_frame_equal(FaceStream(learn)(astronaut), ref_s, atol=1e-5)
+        np.testing.assert_array_equal(live_frame(None, astronaut, learn)[0], ref_live)
+        onx = fast_model(learn)
+        assert isinstance(onx, OnnxFer) and one_param(learn.model).device == STANDIN
+    np.testing.assert_allclose(FaceStream(onx)(astronaut)[list(EMOTIONS)].values, ref_s[list(EMOTIONS)].values, atol=1e-4)
+
 def test_staged_training(src):
     "The staged recipe trains on the device, with its epoch keeping, and learns what it learns on the CPU"
     def run(device):

@@ -51,7 +51,7 @@ def test_fer_video(model, photo, tmp_path):
     import cv2
     from fer_fastai.inference import synth_video
     vid = synth_video(tmp_path/'in.mp4', np.asarray(Image.open(photo)), n=10, blank=(3,))
-    r = run('fer-video', vid, '--model', model, '--out', tmp_path/'out.mp4')
+    r = run('fer-video', vid, '--model', model, '--out', tmp_path/'out.mp4', '--detector', 'haar', '--detect-every', 1)
     assert r.returncode == 0, r.stderr[-2000:]
     df = pd.read_csv(tmp_path/'out.csv')
     assert sorted(set(df.frame)) == [0, 1, 2, 4, 5, 6, 7, 8, 9] and (df.face == 0).all()
@@ -76,34 +76,94 @@ def test_fer_export_onnx_parity(model, photo, tmp_path):
 def _free_port() -> int:
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-@pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium and the playwright package (.ci/run installs both)")
-def test_fer_app_in_browser(model, photo, tmp_path):
-    "fer-app serves on 127.0.0.1; headless Chromium uploads the photo and sees the predicted emotion and the images"
-    from playwright.sync_api import sync_playwright
-    from fer_fastai.inference import load_model, predict_faces
-    want = predict_faces(load_model(model), photo).emotion[0]
+from contextlib import contextmanager
+@contextmanager
+def served_app(model):
+    "`fer-app MODEL` on a free port of 127.0.0.1, once it answers: its URL; stopped after"
     port = _free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False')
-    app = subprocess.Popen([str(Path(sys.executable).parent/'fer-app'), str(model), '--port', str(port)], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    app = subprocess.Popen([str(Path(sys.executable).parent/'fer-app'), str(model), '--port', str(port)],
+                           env=dict(os.environ, GRADIO_ANALYTICS_ENABLED='False'), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f'http://127.0.0.1:{port}/'
     try:
         for _ in range(240):
             try: urllib.request.urlopen(url, timeout=1); break
             except OSError: time.sleep(0.5)
             assert app.poll() is None, app.stdout.read()[-3000:]
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(url, wait_until='networkidle')
-            page.locator('input[type=file]').first.set_input_files(str(photo))
-            page.get_by_role('button', name=re.compile('^submit$', re.I)).click()
-            label = page.get_by_test_id('label-output-value')
-            label.wait_for(timeout=60_000)
-            assert label.inner_text().strip() == want
-            imgs = page.locator('img[src*="/file="], img[src*="gradio_api/file"]')
-            imgs.nth(2).wait_for(timeout=30_000)          # the photo in, the annotated photo and the CAM out
-            page.screenshot(path=str(tmp_path/'app.png'), full_page=True)
-            browser.close()
+        yield url
     finally:
         app.terminate(); app.wait(10)
+
+@pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium and the playwright package (.ci/run installs both)")
+def test_fer_app_in_browser(model, photo, tmp_path):
+    "fer-app serves on 127.0.0.1; headless Chromium uploads the photo and sees the predicted emotion and the images"
+    from playwright.sync_api import sync_playwright
+    from fer_fastai.inference import load_model, predict_faces
+    want = predict_faces(load_model(model), photo).emotion[0]
+    with served_app(model) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(url, wait_until='load')   # the live tab's stream keeps the network from going idle
+        page.locator('input[type=file]').first.set_input_files(str(photo))
+        page.get_by_role('button', name=re.compile('^submit$', re.I)).click()
+        label = page.get_by_test_id('label-output-value')
+        label.wait_for(timeout=60_000)
+        assert label.inner_text().strip() == want
+        imgs = page.locator('img[src*="/file="], img[src*="gradio_api/file"]')
+        imgs.nth(2).wait_for(timeout=30_000)          # the photo in, the annotated photo and the CAM out
+        page.screenshot(path=str(tmp_path/'app.png'), full_page=True)
+        browser.close()
+
+def write_y4m(path, frames, fps:int=15):
+    "A YUV4MPEG2 (4:2:0) file of RGB frames, which Chromium's fake camera plays in a loop"
+    import cv2
+    h, w = frames[0].shape[:2]
+    with open(path, 'wb') as f:
+        f.write(f'YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n'.encode())
+        for rgb in frames: f.write(b'FRAME\n' + cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes())
+
+@pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium and the playwright package (.ci/run installs both)")
+def test_fer_app_live_webcam_in_browser(model, tmp_path):
+    """The app's live tab in headless Chromium, its fake camera playing the astronaut: frames stream back, her face boxed
+    in an emotion's colour with its label above, the rest of the frame as the camera gave it"""
+    from playwright.sync_api import sync_playwright
+    from fer_fastai.detect import astronaut_scene, get_detector
+    from fer_fastai.video import VIDEO_DETECTOR
+    from fer_fastai.inference import EMOTION_COLORS
+    img, _ = astronaut_scene()
+    frames = [img.copy() for _ in range(10)]
+    for i, f in enumerate(frames): f[:16, :16] = 25*i   # a corner that changes, so that each frame sent back is a new file
+    write_y4m(tmp_path/'cam.y4m', frames)
+    with served_app(model) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS + [
+            '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', f'--use-file-for-fake-video-capture={tmp_path/"cam.y4m"}'])
+        page = browser.new_page()
+        page.goto(url, wait_until='load')
+        page.get_by_role('tab', name='Live webcam').click()
+        page.get_by_role('button', name='Click to Access Webcam').click()
+        page.get_by_role('button', name='capture photo').click()   # gradio's start button of a streaming webcam
+        out = page.locator('#live-out img').first
+        out.wait_for(timeout=90_000)
+        srcs = set()
+        for _ in range(60):
+            srcs.add(out.get_attribute('src'))
+            if len(srcs) >= 3: break
+            time.sleep(0.5)
+        assert len(srcs) >= 3, srcs                                  # frame after frame comes back
+        src = out.get_attribute('src')
+        page.screenshot(path=str(tmp_path/'live.png'), full_page=True)
+        browser.close()
+        back = np.asarray(Image.open(urllib.request.urlopen(src)).convert('RGB')).astype(int)
+    assert back.shape == img.shape
+    back[:16, :16], back[:16, -16:] = img[:16, :16], img[:16, -16:]                   # the changing corner, either side
+    ref = min((img, img[:, ::-1]), key=lambda r: np.abs(back - r).mean()).astype(int)   # as sent, or mirrored by the webcam view
+    x, y, w, h = get_detector(VIDEO_DETECTOR)(ref.astype(np.uint8))[0]                  # her face, where the app must have drawn
+    colours = np.array(list(EMOTION_COLORS.values()))
+    # the box's left edge: a column near her box's (the app found it on the frame as the browser sent it) in an emotion's colour
+    dist = lambda c: np.abs(colours - c).max(1).min()
+    x = min(range(max(0, x - 4), x + 5), key=lambda c: dist(back[y + 5:y + h - 5, c].mean(0)))
+    edge = back[y + 5:y + h - 5, x].mean(0)
+    assert dist(edge) < 40 and np.abs(edge - ref[y + 5:y + h - 5, x].mean(0)).max() > 40, (edge, ref[y + 5:y + h - 5, x].mean(0))
+    label = back[max(0, y - 12):y - 4, x + 4:x + w//2].reshape(-1, 3)                 # the label's box above it, filled in the same colour
+    assert (np.abs(label - edge).max(1) < 60).mean() > 0.5
+    inside = (slice(y + 10, y + h - 10), slice(x + 10, x + w - 10))
+    assert np.abs(back[inside] - ref[inside]).mean() < 12                               # her face itself as the camera gave it
