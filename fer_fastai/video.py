@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import numpy as np, pandas as pd, cv2
 from fastai.vision.all import progress_bar, Path
 from .core import *
-from .detect import get_detector, box_iou, astronaut_scene, paste_face
-from .inference import load_image, crop_faces, face_probs, annotate, draw_faces, EMOTION_COLORS
+from .detect import get_detector, box_iou, paste_face
+from .inference import load_image, crop_faces, face_probs, draw_faces, EMOTION_COLORS
 
 # %% auto #0
 __all__ = ['VIDEO_DETECTOR', 'STAGES', 'FaceTracker', 'open_capture', 'FaceStream', 'predict_video', 'plot_video_emotions',
