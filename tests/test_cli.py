@@ -1,6 +1,6 @@
 import json, os, subprocess, sys
 from pathlib import Path
-import pytest
+import numpy as np, pytest
 from fer_fastai.synth import synth_fer, synth_faces, write_bad_fer, write_fer_csv
 
 BIN = Path(sys.executable).parent
@@ -67,18 +67,29 @@ def test_fer_train_then_evaluate(tmp_path):
     assert r.returncode == 1 and 'has no PrivateTest rows' in r.stderr
 
 def test_fer_cam_writes_pngs(tmp_path):
-    "fer-cam draws a FER source's per-emotion grid and one photo's seven maps"
+    """fer-cam draws a FER source's per-emotion grid and one photo's seven maps: the very figures cam_grid and cam_emotions draw
+    for that model (pixel for pixel), Grad-CAM++ when asked (not the same maps)"""
+    import matplotlib; matplotlib.use('Agg')
     from PIL import Image
     from fer_fastai.synth import synth_faces
+    from fer_fastai.data import read_fer, to_face
+    from fer_fastai.learner import load_fer_learner
+    from fer_fastai.cam import cam_emotions, cam_grid
     src = synth_fer(tmp_path/'f.csv', n_per_class=4)
     train_small(src, tmp_path/'run')
+    learn = load_fer_learner(tmp_path/'run')
+    px = lambda f: np.asarray(Image.open(f).convert('RGB'))
     r = run('fer-cam', src, '--model', tmp_path/'run', '--out', tmp_path/'grid.png')
     assert r.returncode == 0, r.stderr[-2000:]
-    w, h = Image.open(tmp_path/'grid.png').size
-    assert w > 2*h and w > 1000                      # seven columns of faces and maps
+    cam_grid(learn, read_fer(src), split='PublicTest', fname=tmp_path/'grid_lib.png')
+    np.testing.assert_array_equal(px(tmp_path/'grid.png'), px(tmp_path/'grid_lib.png'))
     Image.fromarray(synth_faces([3], size=120)[0]).convert('RGB').save(tmp_path/'face.jpg')
-    r = run('fer-cam', tmp_path/'face.jpg', '--model', tmp_path/'run', '--out', tmp_path/'one.png', '--plus-plus')
-    assert r.returncode == 0 and Image.open(tmp_path/'one.png').size[0] > 1000
+    for pp in (False, True):
+        r = run('fer-cam', tmp_path/'face.jpg', '--model', tmp_path/'run', '--out', tmp_path/f'one{pp}.png', *(['--plus-plus'] if pp else []))
+        assert r.returncode == 0, r.stderr[-2000:]
+        cam_emotions(learn, to_face(tmp_path/'face.jpg'), plus_plus=pp, fname=tmp_path/f'one_lib{pp}.png')
+        np.testing.assert_array_equal(px(tmp_path/f'one{pp}.png'), px(tmp_path/f'one_lib{pp}.png'))
+    assert (px(tmp_path/'oneTrue.png') != px(tmp_path/'oneFalse.png')).any()
     r = run('fer-cam', tmp_path/'missing.jpg', '--model', tmp_path/'run')
     assert r.returncode == 1 and 'does not exist' in r.stderr
 
