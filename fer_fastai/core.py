@@ -13,12 +13,13 @@ from pathlib import Path
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'FerError', 'WeightsError', 'emotion_idx', 'default_fer_path']
+__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'IMG_EXTS', 'FerError', 'WeightsError', 'emotion_idx', 'default_fer_path']
 
 # %% ../nbs/00_core.ipynb #c007
 EMOTIONS = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise', 'Neutral')
 USAGES = ('Training', 'PublicTest', 'PrivateTest')
 FACE_SIZE = 48
+IMG_EXTS = {'.jpg','.jpeg','.jpe','.jfif','.png','.bmp','.gif','.tif','.tiff','.webp','.pgm','.ppm','.pbm','.pnm'}   # image files read as faces
 
 class FerError(ValueError):
     "A FER source that cannot be read as it is; the message names the file, the row and the fix"

@@ -17,12 +17,13 @@ import numba, numpy as np, pandas as pd, torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.basics import store_attr
 from fastai.vision.all import *
-_all_ = ['FerError']
+_all_ = ['FerError', 'IMG_EXTS']
 
 # %% auto #0
-__all__ = ['IMG_EXTS', 'FER_SOURCES', 'KAGGLE_FER2013', 'FerData', 'read_fer_csv', 'to_face', 'read_fer_folder', 'fer_cache_dir',
-           'read_fer', 'fer2013_source', 'class_weights', 'TensorFace', 'FerFace', 'FerLabel', 'Grey2RGB', 'FerDL',
-           'fer_batch_tfms', 'per_class_sample', 'fer_subset', 'fer_datablock', 'fer_dls', 'fer_test_dl', 'FerError']
+__all__ = ['FER_SOURCES', 'KAGGLE_FER2013', 'FerData', 'read_fer_csv', 'to_face', 'read_fer_folder', 'fer_cache_dir', 'read_fer',
+           'fer2013_source', 'class_weights', 'TensorFace', 'FerFace', 'FerLabel', 'Grey2RGB', 'FerDL',
+           'fer_batch_tfms', 'per_class_sample', 'fer_subset', 'fer_datablock', 'fer_dls', 'fer_test_dl', 'FerError',
+           'IMG_EXTS']
 
 # %% ../nbs/01_data.ipynb #c007
 class FerData:
@@ -279,7 +280,6 @@ def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
     return res
 
 # %% ../nbs/01_data.ipynb #c023
-IMG_EXTS = {'.jpg','.jpeg','.jpe','.jfif','.png','.bmp','.gif','.tif','.tiff','.webp','.pgm','.ppm','.pbm','.pnm'}
 _IMAGE_LIKE = IMG_EXTS | {'.svg','.heic','.heif','.avif','.jp2','.j2k','.jxl','.ico','.psd','.dng','.cr2','.nef','.exr','.hdr'}   # meant as faces, if unreadable
 _ALPHA_MODES = {'RGBA', 'RGBa', 'LA', 'La', 'PA'}
 

@@ -101,7 +101,6 @@ def _pick_table(path, names:list, n_images:int) -> str:
         raise FerError(f"{path} holds no CSV file (it has {', '.join(names[:5]) or 'nothing'}); give fer2013.csv (or the archive that holds it)")
     raise FerError(f"{path} holds {len(tables)} CSV files ({', '.join(tables[:5])}): extract the one you mean and pass it")
 
-_IMG_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.pgm', '.ppm')
 
 def _zip_chunks(path):
     "The text of the one CSV in a zip, and its name"
@@ -110,7 +109,7 @@ def _zip_chunks(path):
     infos = [i for i in zf.infolist() if not i.is_dir()]
     names = [i.filename for i in infos]
     if any(n.startswith('xl/') for n in names): raise FerError(f"{path} is an Excel workbook, not a CSV: save it as CSV (File > Save As > CSV UTF-8)")
-    name = _pick_table(path, names, sum(n.lower().endswith(_IMG_SUFFIXES) for n in names))
+    name = _pick_table(path, names, sum(n.lower().endswith(tuple(IMG_EXTS)) for n in names))
     def gen():
         with zf:
             try:
