@@ -35,6 +35,12 @@ def tidy_boxes(boxes, shape) -> np.ndarray:
     b = b[(b[:, 2] > 0) & (b[:, 3] > 0)]
     return b[np.argsort(-b[:, 2]*b[:, 3], kind='stable')]
 
+def _check_options(name:str, **limits):
+    "Each option's (value, lowest, highest, what) within its bounds, or an error that names it and its range"
+    for k, (v, lo, hi, what) in limits.items():
+        if v is not None and not (lo < v < hi):
+            raise FerError(f"the {name} detector's {k} is {what}, got {v!r}")
+
 class Detector:
     "A face detector: `detector(rgb)` -> int boxes (n,4) as x, y, w, h inside the image, largest first; a backend defines `detect`"
     name = None
@@ -52,6 +58,9 @@ class HaarDetector(Detector):
     name = 'haar'
     def __init__(self, scale_factor:float=1.1, min_neighbors:int=5, min_face:float=1/16, max_side:int|None=960,
                  cascade:str='haarcascade_frontalface_default.xml'):
+        _check_options('haar', scale_factor=(scale_factor, 1, 10, 'above 1 (1.1: 10% larger at each scale)'),
+                       min_neighbors=(min_neighbors, -1, 1000, '0 or more'), min_face=(min_face, 0, 1, 'a share of the shorter side, below 1'),
+                       max_side=(max_side, 31, 1e9, 'a size in pixels of 32 or more, or None'))
         path = Path(cascade) if Path(cascade).exists() else Path(cv2.data.haarcascades)/cascade
         if not path.exists(): raise FileNotFoundError(f"no cascade {cascade}: neither a file nor one of OpenCV's own in {cv2.data.haarcascades}")
         self._cascade = cv2.CascadeClassifier(str(path))
@@ -111,6 +120,8 @@ class BlazeFaceDetector(Detector):
         if not hasattr(cv2.dnn, 'readNetFromTFLite'):
             raise FerError(f"the blazeface detector needs OpenCV 4.8 or newer to read TFLite models (this is {cv2.__version__}): "
                            "pip install -U opencv-python-headless")
+        _check_options('blazeface', input_size=(input_size, 63, 1e5, 'a size in pixels of 64 or more'),
+                       score=(score, 0, 1, 'a probability between 0 and 1'), iou=(iou, 0, 1.01, 'an overlap above 0, up to 1'))
         self._path = Path(model) if model else BLAZEFACE
         if not self._path.exists(): raise FileNotFoundError(f"BlazeFace model {self._path} does not exist; reinstall fer_fastai")
         self._net = cv2.dnn.readNetFromTFLite(str(self._path))
@@ -144,6 +155,8 @@ class DlibDetector(Detector):
     "dlib's HOG + linear SVM frontal face detector, on the grey frame shrunk to `max_side`, upsampled `upsample` times for small faces"
     name = 'dlib'
     def __init__(self, upsample:int=0, max_side:int|None=960):
+        _check_options('dlib', upsample=(upsample, -1, 5, 'how many times to double the frame, 0 to 4'),
+                       max_side=(max_side, 31, 1e9, 'a size in pixels of 32 or more, or None'))
         self._detector = _need('dlib', 'dlib', 'dlib').get_frontal_face_detector()
         self.upsample, self.max_side = upsample, max_side
 
