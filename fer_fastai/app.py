@@ -10,7 +10,7 @@ import os
 import numpy as np, torch, cv2
 from fastai.vision.all import Learner, Path
 from .core import *
-from .inference import load_image, predict_faces, annotate, crop_faces, load_model, fast_model
+from .inference import load_image, predict_faces, annotate, draw_faces, crop_faces, load_model, fast_model
 from .video import FaceStream, VIDEO_DETECTOR
 from .learner import learner_faces
 from .cam import grad_cam, cam_upsample
@@ -45,7 +45,8 @@ def live_frame(stream:FaceStream|None, frame, model=None, detector=VIDEO_DETECTO
     if frame is None: return None, stream
     if stream is None: stream = FaceStream(model, detector, detect_every=1, smooth=0.5)
     rgb = load_image(frame)
-    return annotate(rgb, stream(rgb)), stream
+    ids, boxes, probs, _ = stream.step(rgb)
+    return draw_faces(rgb.copy(), boxes, probs, ids), stream
 
 # %% ../nbs/05a_app.ipynb #c010
 def fer_app(model=None, title:str='Facial emotion recognition', detector=None, live_detector=VIDEO_DETECTOR):

@@ -192,14 +192,17 @@ def bench_detect(source=None, detectors=None, n:int=200, seed:int=0) -> dict:
     if detectors is None:
         detectors = [d for d in DETECTORS if d != 'dlib' or _installed('dlib')]
     data = read_fer(source or default_fer_path())
-    pool = data.x[data.idxs('PublicTest')] if 'PublicTest' in data.splits else data.x
-    scenes = detection_scenes(pool, n=n, seed=seed)
+    scenes = detection_scenes(_public_faces(data), n=n, seed=seed)
     res = dict(source=str(data.source), photos=len(scenes), faces=int(sum(len(b) for _, b in scenes)), threads=torch.get_num_threads())
     for d in detectors:
         get_detector(d)(scenes[0][0])   # built and warmed up before it is timed
         r = detection_scores(d, scenes)
         res[d] = {k: v for k, v in r.items() if k != 'faces'}
     return res
+
+def _public_faces(data) -> np.ndarray:
+    "The faces of PublicTest (all faces when the source has no such split): faces the shipped model did not train on"
+    return data.x[data.idxs('PublicTest')] if 'PublicTest' in data.splits else data.x
 
 def _installed(module:str) -> bool:
     import importlib.util
@@ -242,8 +245,7 @@ def bench_video(source=None, model=None, detector=None, n_frames:int=300, detect
     import tempfile
     from fer_fastai.video import faces_clip, predict_video, VIDEO_DETECTOR
     from fer_fastai.inference import load_model, fast_model
-    data = read_fer(source or default_fer_path())
-    pool = data.x[data.idxs('PublicTest')] if 'PublicTest' in data.splits else data.x
+    pool = _public_faces(read_fer(source or default_fer_path()))
     learn, detector = load_model(model), detector or VIDEO_DETECTOR
     res = dict(model=str(model or 'shipped'), clip=f'{n_frames} frames 640x480, 2 faces', detector=detector, detect_every=detect_every,
                classify_every=classify_every,

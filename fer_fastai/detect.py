@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, cv2
 from .core import *
 
 # %% auto #0
-__all__ = ['ASTRONAUT_FACE', 'BLAZEFACE', 'DETECTORS', 'DEFAULT_DETECTOR', 'SIZE_BUCKETS', 'tidy_boxes', 'Detector',
+__all__ = ['ASTRONAUT_FACE', 'BLAZEFACE', 'DETECTORS', 'DEFAULT_DETECTOR', 'SIZE_BUCKETS', 'clip_boxes', 'tidy_boxes', 'Detector',
            'HaarDetector', 'box_iou', 'weighted_nms', 'BlazeFaceDetector', 'DlibDetector', 'parse_detector',
            'get_detector', 'default_detector', 'astronaut_scene', 'paste_face', 'detection_scenes', 'match_faces',
            'detection_scores']
@@ -25,13 +25,17 @@ def _check_rgb(rgb) -> np.ndarray:
                        "fer_fastai.inference.load_image(path or image) makes one")
     return rgb
 
-def tidy_boxes(boxes, shape) -> np.ndarray:
-    "Boxes (n,4) x, y, w, h clipped to an image of `shape`, rounded to int, empty ones dropped, largest first"
+def clip_boxes(boxes, shape) -> np.ndarray:
+    "Boxes (n,4) x, y, w, h clipped to an image of `shape` and rounded to int, in their order (a box outside has no width or height)"
     b = np.asarray(boxes, dtype=float).reshape(-1, 4)
     h, w = shape[:2]
     x0, y0 = np.clip(b[:, 0], 0, w), np.clip(b[:, 1], 0, h)
     x1, y1 = np.clip(b[:, 0] + b[:, 2], 0, w), np.clip(b[:, 1] + b[:, 3], 0, h)
-    b = np.round(np.stack([x0, y0, x1 - x0, y1 - y0], 1)).astype(int)
+    return np.round(np.stack([x0, y0, x1 - x0, y1 - y0], 1)).astype(int)
+
+def tidy_boxes(boxes, shape) -> np.ndarray:
+    "Boxes (n,4) x, y, w, h clipped to an image of `shape`, rounded to int, empty ones dropped, largest first"
+    b = clip_boxes(boxes, shape)
     b = b[(b[:, 2] > 0) & (b[:, 3] > 0)]
     return b[np.argsort(-b[:, 2]*b[:, 3], kind='stable')]
 

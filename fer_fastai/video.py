@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import numpy as np, pandas as pd, cv2
 from fastai.vision.all import progress_bar, Path
 from .core import *
-from .detect import get_detector, box_iou, paste_face
-from .inference import load_image, crop_faces, face_probs, draw_faces, EMOTION_COLORS
+from .detect import get_detector, box_iou, paste_face, clip_boxes
+from .inference import load_image, crop_faces, face_probs, draw_faces, EMOTION_COLORS, _results
 
 # %% auto #0
 __all__ = ['VIDEO_DETECTOR', 'STAGES', 'FaceTracker', 'open_capture', 'FaceStream', 'predict_video', 'plot_video_emotions',
@@ -170,23 +170,17 @@ def predict_video(model, src, out=None, csv=None, detector=VIDEO_DETECTOR, detec
 
 def _visible(faces:dict, shape) -> tuple:
     "(ids, int boxes (n,4) clipped to the frame) of the faces followed that are still in the frame"
-    h, w = shape[:2]
     ids = list(faces)
-    b = np.array([faces[k] for k in ids], float).reshape(-1, 4)
-    x0, y0 = np.clip(b[:, 0], 0, w), np.clip(b[:, 1], 0, h)
-    x1, y1 = np.clip(b[:, 0] + b[:, 2], 0, w), np.clip(b[:, 1] + b[:, 3], 0, h)
-    b = np.round(np.stack([x0, y0, x1 - x0, y1 - y0], 1)).astype(int)
+    b = clip_boxes([faces[k] for k in ids], shape)
     keep = (b[:, 2] >= 2) & (b[:, 3] >= 2)
     return [k for k, ok in zip(ids, keep) if ok], b[keep]
 
 def _table(*cols) -> pd.DataFrame:
     "The faces as a table: ([frame, time,] id, detected, x, y, w, h, emotion, probabilities) from arrays of ids, boxes (n,4), probabilities (n,7), detected"
     *ft, ids, boxes, probs, detected = cols
-    df = pd.DataFrame(dict(zip(('frame', 'time'), ft)))
-    df['face'], df['detected'] = np.asarray(ids, int), np.asarray(detected, bool)
-    for j, c in enumerate('xywh'): df[c] = np.asarray(boxes, int).reshape(-1, 4)[:, j]
-    df['emotion'] = np.array(EMOTIONS, dtype=object)[probs.argmax(1)] if len(probs) else np.array([], dtype=object)
-    for j, e in enumerate(EMOTIONS): df[e] = probs[:, j].astype(np.float32)
+    df = _results(boxes, probs)
+    for j, (k, v) in enumerate([*zip(('frame', 'time'), ft), ('face', np.asarray(ids, int)), ('detected', np.asarray(detected, bool))]):
+        df.insert(j, k, v)
     return df
 
 def plot_video_emotions(df:pd.DataFrame, fname=None, title:str='emotions over time'):
