@@ -7,7 +7,8 @@ import argparse, re
 from pathlib import Path
 import pandas as pd, torch
 from fer_fastai.data import fer_dls
-from fer_fastai.learner import fer_learner, write_run
+from fer_fastai.learner import fer_learner
+from fer_fastai.train import write_run
 
 def log_epochs(log) -> pd.DataFrame:
     "fastai's printed epoch tables in a run's log, one row per epoch, each table a stage (frozen first when there are two)"

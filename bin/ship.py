@@ -6,7 +6,7 @@ import json, sys
 from pathlib import Path
 import pandas as pd
 from fer_fastai.modelfile import convert_model, load_fer_model, save_fer_model, SHIPPED, recipe_of, CONFIG
-from fer_fastai.learner import evaluate
+from fer_fastai.evaluate import evaluate
 from fer_fastai.data import fer_test_dl
 
 def brief(r:dict) -> dict:

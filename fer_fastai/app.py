@@ -7,24 +7,19 @@ Docs: https://fer-fastai.github.io/fer_fastai/app.html.md"""
 # %% ../nbs/05a_app.ipynb #c004
 from __future__ import annotations
 import os
-import numpy as np, torch, cv2
+import numpy as np
 from fastai.vision.all import Learner, Path
 from .core import *
 from .inference import load_image, predict_faces, annotate, draw_faces, crop_faces, load_model, fast_model
 from .video import FaceStream, VIDEO_DETECTOR
 from .learner import learner_faces
-from .cam import grad_cam, cam_upsample
+from .cam import grad_cam, cam_overlay
 
 # %% auto #0
-__all__ = ['cam_overlay', 'analyse', 'live_frame', 'fer_app']
+__all__ = ['analyse', 'live_frame', 'fer_app', 'cam_overlay']
 
 # %% ../nbs/05a_app.ipynb #c007
-def cam_overlay(face:np.ndarray, cam:torch.Tensor, size:int=192, alpha:float=0.45) -> np.ndarray:
-    "RGB image (size,size,3) of a grey face with a class activation map laid over it in the jet colour map"
-    f = cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR)
-    heat = (cam_upsample(cam[None].float().cpu(), (size, size))[0].numpy()*255).astype(np.uint8)
-    heat = cv2.cvtColor(cv2.applyColorMap(heat, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-    return (np.repeat(f[..., None], 3, 2)*(1-alpha) + heat*alpha).astype(np.uint8)
+_all_ = ['cam_overlay']   # the one overlay, in fer_fastai.cam: still importable from here
 
 def analyse(model, image, margin:float=0.15, detector=None) -> tuple:
     "(annotated image, {emotion: probability} of the largest face, its Grad-CAM image or None) for one image"
@@ -37,7 +32,7 @@ def analyse(model, image, margin:float=0.15, detector=None) -> tuple:
     if isinstance(model, Learner):
         face = crop_faces(rgb, res[['x','y','w','h']].values[:1], margin)[0]
         cams, _ = grad_cam(model, learner_faces(model, [face]))
-        overlay = cam_overlay(face, cams[0])
+        overlay = cam_overlay(face, cams[0], size=192, alpha=0.45)
     return annotate(rgb, res), probs, overlay
 
 def live_frame(stream:FaceStream|None, frame, model=None, detector=VIDEO_DETECTOR) -> tuple:

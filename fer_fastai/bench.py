@@ -144,7 +144,7 @@ def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE,
             ndls = ImageDataLoaders.from_folder(d, valid='valid', bs=bs, item_tfms=Resize(size), batch_tfms=[*aug_transforms(), Normalize.from_stats(*imagenet_stats)],
                                                 num_workers=0, device='cpu', vocab=list(EMOTIONS))
             from fastai.vision.all import vision_learner
-            from fer_fastai.learner import get_arch
+            from fer_fastai.weights import get_arch
             nlearn = vision_learner(ndls, get_arch(arch), pretrained=False)   # fastai's defaults: no channels_last
             nlearn.model.load_state_dict(init)
             if stem: nlearn.add_cb(FrozenStem(stem))

@@ -1,4 +1,4 @@
-"""Class activation maps over faces: Grad-CAM (and Grad-CAM++) for any layer of any `fer_learner` model, for a batch at once, built on fastai's hooks.
+"""Class activation maps over faces: Grad-CAM, Grad-CAM++ and plain CAM as small method classes over one base, for any layer of any `fer_learner` model and a batch at once, built on fastai's hooks; one overlay for the figures and the app.
 
 Docs: https://fer-fastai.github.io/fer_fastai/cam.html.md"""
 
@@ -15,28 +15,60 @@ from .data import *
 from .learner import learner_faces
 
 # %% auto #0
-__all__ = ['default_layer', 'grad_cam', 'cam_upsample', 'n_hooks', 'head_affine', 'cam', 'show_cam', 'cam_grid', 'cam_emotions']
+__all__ = ['CAM_METHODS', 'default_layer', 'CamMethod', 'GradCAM', 'GradCAMPlusPlus', 'cam_method', 'grad_cam', 'cam_upsample',
+           'n_hooks', 'head_affine', 'CAM', 'cam', 'cam_overlay', 'show_cam', 'cam_grid', 'cam_emotions', 'cam_figure']
 
 # %% ../nbs/03_cam.ipynb #c007
 def default_layer(learn) -> nn.Module:
     "The body of a fastai vision model: its output is the last convolutional block's"
     return learn.model[0]
 
-def grad_cam(learn, xb:torch.Tensor, target=None, layer:nn.Module=None, plus_plus:bool=False) -> tuple:
-    "Grad-CAM maps (bs,h,w) of `layer` for class `target` (default: predicted), and the classes used"
-    model, layer = learn.model.eval(), ifnone(layer, default_layer(learn))
-    xb = xb.as_subclass(torch.Tensor).to(one_param(model).device).requires_grad_(True)   # a frozen body still gets gradients
-    with Hook(layer, lambda m,i,o: o, detach=False) as h, torch.enable_grad():
-        out = model(xb).as_subclass(torch.Tensor)
-        cls = out.argmax(1) if target is None else torch.as_tensor(target, device=out.device).as_subclass(torch.Tensor).expand(len(xb))
-        g, = torch.autograd.grad(out.gather(1, cls[:,None]).sum(), h.stored)   # the layer's gradient only: parameters untouched
-    a = h.stored.detach()
-    if plus_plus:   # Chattopadhyay et al. 2018: pixel-wise weights of the positive gradients
+def _classes(out:torch.Tensor, target) -> torch.Tensor:
+    "The class of each row of `out`: `target` (one, or one a row), else the predicted one"
+    return out.argmax(1) if target is None else torch.as_tensor(target, device=out.device).as_subclass(torch.Tensor).expand(len(out))
+
+class CamMethod:
+    "A class activation map method: `method(learn, xb, target, layer)` gives the maps (bs,h,w) of `layer` for class `target` (default: predicted) and the classes used. The base runs the model once forward and once back for the whole batch; a gradient method says how to weigh the layer's maps (`weights`)"
+    name = 'CAM method'
+    def weights(self, a:torch.Tensor, g:torch.Tensor) -> torch.Tensor:
+        "Weights (bs,k) of the layer's maps `a` (bs,k,h,w) from their gradients `g`"
+        raise NotImplementedError
+    def __call__(self, learn, xb:torch.Tensor, target=None, layer:nn.Module=None) -> tuple:
+        model, layer = learn.model.eval(), ifnone(layer, default_layer(learn))
+        xb = xb.as_subclass(torch.Tensor).to(one_param(model).device).requires_grad_(True)   # a frozen body still gets gradients
+        with Hook(layer, lambda m,i,o: o, detach=False) as h, torch.enable_grad():
+            out = model(xb).as_subclass(torch.Tensor)
+            cls = _classes(out, target)
+            g, = torch.autograd.grad(out.gather(1, cls[:,None]).sum(), h.stored)   # the layer's gradient only: parameters untouched
+        a = h.stored.detach()
+        return F.relu((self.weights(a, g)[...,None,None]*a).sum(1)), cls
+    def __repr__(self): return f'{type(self).__name__}()'
+
+class GradCAM(CamMethod):
+    "Grad-CAM (Selvaraju et al. 2017): each map weighed by the mean gradient of the class score over it"
+    name = 'Grad-CAM'
+    def weights(self, a, g): return g.mean((2,3))
+
+class GradCAMPlusPlus(CamMethod):
+    "Grad-CAM++ (Chattopadhyay et al. 2018): pixel-wise weights of the positive gradients"
+    name = 'Grad-CAM++'
+    def weights(self, a, g):
         g2 = g**2
         alpha = (g2/(2*g2 + a.sum((2,3), keepdim=True)*g2*g + 1e-6)).where(g!=0, torch.zeros_like(g))
-        w = (alpha*F.relu(g)).sum((2,3))
-    else: w = g.mean((2,3))
-    return F.relu((w[...,None,None]*a).sum(1)), cls
+        return (alpha*F.relu(g)).sum((2,3))
+
+CAM_METHODS = {'gradcam': GradCAM, 'gradcam++': GradCAMPlusPlus}   # by name, for commands and the app; plain CAM joins below
+
+def cam_method(method) -> CamMethod:
+    "A `CamMethod` from one, its class, or its name in `CAM_METHODS`"
+    if isinstance(method, CamMethod): return method
+    if isinstance(method, type) and issubclass(method, CamMethod): return method()
+    if isinstance(method, str) and method.lower() in CAM_METHODS: return CAM_METHODS[method.lower()]()
+    raise ValueError(f"unknown CAM method {method!r}: give one of {', '.join(CAM_METHODS)}, or a CamMethod")
+
+def grad_cam(learn, xb:torch.Tensor, target=None, layer:nn.Module=None, method='gradcam') -> tuple:
+    "Maps (bs,h,w) of `layer` for class `target` (default: predicted) by `method` (default: Grad-CAM), and the classes used"
+    return cam_method(method)(learn, xb, target, layer)
 
 def cam_upsample(cams:torch.Tensor, size) -> torch.Tensor:
     "Maps scaled to 0-1 each, then resized (bilinear) to `size`"
@@ -71,55 +103,78 @@ def head_affine(head:nn.Module) -> tuple:
         else:         W, b = (s if W is None else s@W), (t if b is None else s@b + t)
     return W.detach(), b.detach()
 
+class CAM(CamMethod):
+    "Plain CAM (Zhou et al. 2016): the head folded into one matrix (`head_affine`) weighs the body's maps; no gradient, so no ReLU and no other layer"
+    name = 'CAM'
+    def __call__(self, learn, xb:torch.Tensor, target=None, layer:nn.Module=None) -> tuple:
+        model = learn.model.eval()
+        if layer is not None and layer is not model[0]: raise ValueError("plain CAM reads the body's output only: give no layer, or use method='gradcam'")
+        W, _ = head_affine(model[1])
+        with torch.no_grad():
+            a = model[0](xb.as_subclass(torch.Tensor).to(one_param(model).device)).as_subclass(torch.Tensor)
+            cls = _classes(model[1](a), target)
+        return torch.einsum('bk,bkhw->bhw', W.to(a.device)[cls], a), cls
+
+CAM_METHODS['cam'] = CAM
+
 def cam(learn, xb:torch.Tensor, target=None) -> tuple:
     "Plain CAM maps (bs,h,w) of the body's output for class `target` (default: predicted), and the classes used"
-    model = learn.model.eval()
-    W, _ = head_affine(model[1])
-    with torch.no_grad():
-        a = model[0](xb.as_subclass(torch.Tensor).to(one_param(model).device)).as_subclass(torch.Tensor)
-        out = model[1](a)
-    cls = out.argmax(1) if target is None else torch.as_tensor(target, device=out.device).expand(len(xb))
-    return torch.einsum('bk,bkhw->bhw', W.to(a.device)[cls], a), cls
+    return CAM()(learn, xb, target)
 
 # %% ../nbs/03_cam.ipynb #c021
+def cam_overlay(face, cam, size:int=None, alpha:float=0.5, cmap:str='jet') -> np.ndarray:
+    "RGB uint8 image of a face (grey or RGB array; resized to `size` square if given) with a class activation map (h,w) upsampled over it in `cmap`'s colours: the overlay of the figures and of the app"
+    import matplotlib
+    f = np.asarray(face)
+    f = (f[..., :3].mean(2) if f.ndim==3 else f).astype(np.float32)
+    if np.issubdtype(np.asarray(face).dtype, np.integer) or f.max() > 1: f = f/255
+    if size: f = F.interpolate(torch.from_numpy(f)[None,None], size=(size, size), mode='bilinear', align_corners=False)[0,0].numpy()
+    heat = cam_upsample(torch.as_tensor(cam).detach().float().cpu()[None], f.shape)[0].numpy()
+    rgb = (1-alpha)*f[..., None] + alpha*matplotlib.colormaps[cmap](heat)[..., :3]
+    return (rgb.clip(0, 1)*255).round().astype(np.uint8)
+
 def show_cam(face, cam, ax=None, alpha:float=0.5, cmap:str='jet', title:str=None):
-    "Show a grey face (H,W) with a class activation map (h,w) upsampled over it"
+    "Show a grey face (H,W) with a class activation map (h,w) upsampled over it (`cam_overlay`)"
     import matplotlib.pyplot as plt
-    face = np.asarray(face, dtype=np.float32)
-    cam = cam_upsample(torch.as_tensor(cam).detach().float().cpu()[None], face.shape[-2:])[0].numpy()
     if ax is None: _, ax = plt.subplots(figsize=(3,3))
-    ax.imshow(face, cmap='gray'); ax.imshow(cam, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+    ax.imshow(cam_overlay(face, cam, alpha=alpha, cmap=cmap))
     ax.set_axis_off()
     if title: ax.set_title(title, fontsize=9)
     return ax
 
-def cam_grid(learn, data:FerData=None, split:str='PublicTest', plus_plus:bool=False, fname=None, n:int=512):
-    "For each emotion, the face of `split` the model is surest of, with the Grad-CAM of that emotion"
+def cam_grid(learn, data:FerData=None, split:str='PublicTest', method='gradcam', fname=None, n:int=512):
+    "For each emotion, the face of `split` the model is surest of, with its map of that emotion by `method` (default: Grad-CAM)"
     import matplotlib.pyplot as plt
-    data = ifnone(data, getattr(learn.dls, 'fer', None))
+    method, data = cam_method(method), ifnone(data, getattr(learn.dls, 'fer', None))
     idxs = data.idxs(split)[:n]
     xb = learner_faces(learn, [data.x[i] for i in idxs])
     with torch.no_grad(): probs = learn.model.eval()(xb).as_subclass(torch.Tensor).softmax(1)
     fig, axs = plt.subplots(2, len(EMOTIONS), figsize=(2*len(EMOTIONS), 4.4))
     for c, e in enumerate(EMOTIONS):
         i = int(probs[:, c].argmax())
-        cam, _ = grad_cam(learn, xb[i:i+1], target=c, plus_plus=plus_plus)
+        cam, _ = method(learn, xb[i:i+1], target=c)
         axs[0,c].imshow(data.x[idxs[i]], cmap='gray'); axs[0,c].set_axis_off()
         axs[0,c].set_title(f'{e}\n(true: {EMOTIONS[data.y[idxs[i]]]})', fontsize=9)
         show_cam(data.x[idxs[i]], cam[0], ax=axs[1,c], title=f'p={float(probs[i,c]):.2f}')
-    fig.suptitle(f"Grad-CAM{'++' if plus_plus else ''} of each emotion", fontsize=11)
+    fig.suptitle(f"{method.name} of each emotion", fontsize=11)
     if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
     return fig
 
 # %% ../nbs/03_cam.ipynb #c024
-def cam_emotions(learn, face, plus_plus:bool=False, fname=None):
-    "One face and its Grad-CAM for each of the seven emotions, titled with their probabilities"
+def cam_emotions(learn, face, method='gradcam', fname=None):
+    "One face and its map by `method` (default: Grad-CAM) for each of the seven emotions, titled with their probabilities"
     import matplotlib.pyplot as plt
-    xb = learner_faces(learn, [face])
+    method, xb = cam_method(method), learner_faces(learn, [face])
     with torch.no_grad(): probs = learn.model.eval()(xb).as_subclass(torch.Tensor).softmax(1)[0]
     grey = to_face(face) if not isinstance(face, np.ndarray) or face.ndim!=2 else face
     fig, axs = plt.subplots(1, len(EMOTIONS)+1, figsize=(2*(len(EMOTIONS)+1), 2.6))
     axs[0].imshow(grey, cmap='gray'); axs[0].set_axis_off(); axs[0].set_title(f'predicted: {EMOTIONS[int(probs.argmax())]}', fontsize=9)
-    for c, e in enumerate(EMOTIONS): show_cam(grey, grad_cam(learn, xb, target=c, plus_plus=plus_plus)[0][0], ax=axs[c+1], title=f'{e} {float(probs[c]):.2f}')
+    for c, e in enumerate(EMOTIONS): show_cam(grey, method(learn, xb, target=c)[0][0], ax=axs[c+1], title=f'{e} {float(probs[c]):.2f}')
     if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
     return fig
+
+def cam_figure(learn, source, split:str='PublicTest', method='gradcam', fname=None):
+    "`cam_emotions` of a face image file, or `cam_grid` over the faces of `split` of a FER source (CSV or image folders): what `fer-cam` draws"
+    p = Path(source)
+    if p.is_file() and p.suffix.lower() in IMG_EXTS: return cam_emotions(learn, to_face(p), method=method, fname=fname)
+    return cam_grid(learn, read_fer(p), split=split, method=method, fname=fname)

@@ -6,7 +6,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #c004
 from __future__ import annotations
-import json, sys
+import json
 from pathlib import Path
 import pandas as pd
 from typing import Annotated
@@ -89,42 +89,20 @@ and the train/ test/ image folders (any size, colour or grey).
 """
 
 @call_parse(pos=['source'])
+@recipe_options
 def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the image release
-              arch:str='resnet34', # torchvision name (resnet34, vgg19_bn, ...) or timm name (efficientnet_lite0 works offline)
-              size:int=48, # input size the faces are resized to
-              epochs:int=5, # epochs with the body unfrozen
-              freeze_epochs:int=1, # epochs with the pretrained body frozen first
-              bs:int=64, # batch size
-              lr:float=None, # top learning rate of the unfrozen stage (default: from lr_find)
-              lr_frozen:float=None, # learning rate of the frozen stage (default: from lr_find)
-              lr_mult:float=100, # unfrozen: the body's first layers train at lr/lr_mult, the head at lr
-              keep_se:float=1., # keep the latest epoch whose valid loss is within this many standard errors of the lowest (0: the lowest)
-              weights:str=None, # local ImageNet state dict for the body, instead of the hub
-              no_pretrained:bool=False, # train from scratch
-              label_smoothing:float=0.1, # label smoothing of the cross-entropy
-              class_weighted:bool=False, # weight the loss by inverse class frequency
-              frozen_stem:bool=False, # keep the pretrained stem (layers at stride <= 4) frozen throughout: cheaper steps on a CPU
-              seed:int=42, # seed of the split, shuffles and initialisation
-              max_per_class:int=None, # train on at most this many faces of each emotion (a quick run)
               out:str='runs/fer', # the model folder (config.json, model.safetensors), with the history, metrics and figures
-              resume:str=None): # the folder of a run that stopped (killed, disconnected): go on from its last epoch, with its own settings
+              resume:str=None, # the folder of a run that stopped (killed, disconnected): go on from its last epoch, with its own settings
+              **recipe): # the options of the recipe (`fer_fastai.train.Recipe`)
     "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
     if resume is None and source is None: print(GET_FER); return 1
-    if frozen_stem and no_pretrained: raise CliError("--frozen-stem keeps the pretrained stem as it is: it cannot go with --no-pretrained")
-    if resume is not None:
-        from fer_fastai.learner import resume_fer
-        with user_errors(): learn, m = resume_fer(resume, source=source)
-        out = resume
-    else:
-        from fer_fastai.learner import train_fer
-        with user_errors():
-            learn, m = train_fer(source, out=out, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
-                                 lr_frozen=lr_frozen, lr_mult=lr_mult, keep_se=keep_se, weights=weights, pretrained=not no_pretrained,
-                                 label_smoothing=label_smoothing, class_weighted=class_weighted, frozen_stem=frozen_stem, seed=seed,
-                                 max_per_class=max_per_class)
+    from fer_fastai.train import train_fer, resume_fer
+    if resume is not None and (given := [k for k, v in recipe.items() if v != getattr(Recipe, k)]):
+        raise CliError(f"--resume goes on with the run's own settings: leave out {' '.join('--' + k.replace('_', '-') for k in given)}")
+    with user_errors():
+        learn, m = resume_fer(resume, source=source) if resume is not None else train_fer(source, out=out, **recipe)
     if 'valid' not in m: return print(f"rank {m['rank']} of {m['world_size']}: trained {m['batches']} batches")
-    v = m['valid']
-    print(f"{m['arch']}: valid accuracy {v['accuracy']:.4f}, macro F1 {v['f1_macro']:.4f}, {m['train_seconds']/60:.1f} min; wrote {out}/")
+    print(f"{m['arch']}: valid accuracy {m['valid']['accuracy']:.4f}, macro F1 {m['valid']['f1_macro']:.4f}, {m['train_seconds']/60:.1f} min; wrote {resume or out}/")
 
 # %% ../nbs/06_cli.ipynb #c101
 def _is_model(p) -> bool:
@@ -158,7 +136,7 @@ def fer_evaluate(source:Annotated[str, '[MODEL] SOURCE: the FER source holding t
                  json_out:str=None, # also write the results to this JSON file
                  trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Score a FER model on a split of a FER source"
-    from fer_fastai.learner import evaluate, report_table
+    from fer_fastai.evaluate import evaluate, report_table
     model, args = _model_first(source, model)
     source = _one(args, 'FER source')
     with user_errors():
@@ -178,17 +156,15 @@ def fer_cam(source:Annotated[str, '[MODEL] IMAGE_OR_SOURCE: a face image, or a F
             model:str=None, # model folder from fer-train (default: the shipped FER2013 model)
             out:str='cam.png', # the PNG to write
             split:Annotated[str, 'split of a FER source to draw faces from', dict(choices=list(USAGES))]='PublicTest',
-            plus_plus:bool=False, # Grad-CAM++ instead of Grad-CAM
+            method:str='gradcam', # gradcam, gradcam++ or cam (plain CAM)
+            plus_plus:bool=False, # the same as --method gradcam++
             trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Draw class activation maps of a FER model over a face image or over faces of a FER source"
     import matplotlib; matplotlib.use('Agg')
-    from fer_fastai.cam import cam_emotions, cam_grid
+    from fer_fastai.cam import cam_figure
     model, args = _model_first(source, model)
-    p = Path(_one(args, 'image or FER source'))
-    with user_errors():
-        learn = _learner(model, trust_pickle)
-        if p.is_file() and p.suffix.lower() in IMG_EXTS: cam_emotions(learn, to_face(p), plus_plus=plus_plus, fname=out)
-        else: cam_grid(learn, read_fer(p), split=split, plus_plus=plus_plus, fname=out)
+    with user_errors(): cam_figure(_learner(model, trust_pickle), _one(args, 'image or FER source'), split=split,
+                                   method='gradcam++' if plus_plus else method, fname=out)
     print(f'wrote {out}')
 
 # %% ../nbs/06_cli.ipynb #c107
@@ -197,19 +173,20 @@ def fer_interpret(source:Annotated[str, '[MODEL] SOURCE: the FER source holding 
                   model:str=None, # model folder from fer-train (default: the shipped FER2013 model)
                   split:Annotated[str, 'split to look at', dict(choices=list(USAGES))]='PublicTest',
                   k:int=16, # top losses to list (the figure shows up to 8)
-                  plus_plus:bool=False, # Grad-CAM++ instead of Grad-CAM for the top losses
+                  method:str='gradcam', # the top losses' maps: gradcam, gradcam++ or cam (plain CAM)
+                  plus_plus:bool=False, # the same as --method gradcam++
                   out:str='interpret', # folder for the figures, per_class.csv and interpretation.json
                   trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Error analysis of a FER model on a split of a FER source: confusion, report, confused pairs, top losses with CAMs"
     import matplotlib; matplotlib.use('Agg')
-    from fer_fastai.learner import report_table
+    from fer_fastai.evaluate import report_table
     from fer_fastai.interpret import fer_interpretation, write_interpretation
     model, args = _model_first(source, model)
     source = _one(args, 'FER source')
     name = Path(model).name if model else 'shipped model'
     with user_errors():
         res = write_interpretation(fer_interpretation(_learner(model, trust_pickle), source, split=split), out, k=k,
-                                   plus_plus=plus_plus, title=f'{name}, {split}')
+                                   method='gradcam++' if plus_plus else method, title=f'{name}, {split}')
     print(report_table(res).round(3).to_string())
     print(f"\naccuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f} on {res['n']} faces of {split}")
     print('most confused (actual -> predicted):')
@@ -218,15 +195,6 @@ def fer_interpret(source:Annotated[str, '[MODEL] SOURCE: the FER source holding 
     return res
 
 # %% ../nbs/06_cli.ipynb #c109
-def _images(paths) -> list:
-    out = []
-    for p in map(Path, paths):
-        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.suffix.lower() in IMG_EXTS)
-        elif p.exists(): out.append(p)
-        else: raise CliError(f"{p} does not exist; give photos or folders of photos")
-    if not out: raise CliError(f"no images ({', '.join(sorted(IMG_EXTS))}) in {', '.join(map(str, paths))}")
-    return out
-
 @call_parse
 def fer_predict(images:Annotated[str, '[MODEL] IMAGE...: photos, or folders of photos', dict(nargs='+')],
                 model:str=None, # model folder from fer-train or .onnx from fer-export (default: the shipped FER2013 model)
@@ -236,27 +204,16 @@ def fer_predict(images:Annotated[str, '[MODEL] IMAGE...: photos, or folders of p
                 detector:str='haar', # face detector: haar, blazeface or dlib, options after a colon ('haar:scale_factor=1.2')
                 trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Find the faces in photos and the emotion of each; optionally write the photos annotated"
-    from PIL import Image
     from json import dumps
-    from fer_fastai.inference import predict_faces, annotate, load_image
-    from fer_fastai.detect import get_detector
+    from fer_fastai.inference import predict_photos
     model, images = _model_first(images, model)
-    files = _images(images)
-    results = {}
-    with user_errors():
-        detector = get_detector(detector)
-        m = _predictor(model, trust_pickle)
-        for f in files:
-            rgb = load_image(f)
-            res = results[str(f)] = predict_faces(m, rgb, detector=detector, margin=margin)
-            if out is not None:
-                Path(out).mkdir(parents=True, exist_ok=True)
-                Image.fromarray(annotate(rgb, res)).save(Path(out)/f'{f.stem}_fer.png')
-            if not json:
-                print(f"{f}: {len(res)} face{'s'*(len(res)!=1)}")
-                for r in res.itertuples(index=False): print(f"  box x={r.x} y={r.y} w={r.w} h={r.h}  {r.emotion} {getattr(r, r.emotion):.2f}")
-    if json: print(dumps({k: v.to_dict('records') for k, v in results.items()}, indent=1))
-    if out is not None and not json: print(f'wrote {len(files)} annotated photo(s) to {out}/')
+    with user_errors(): results = predict_photos(_predictor(model, trust_pickle), images, out=out, detector=detector, margin=margin,
+                                                  progress=not json)   # stdout holds the JSON alone
+    if json: print(dumps({k: v.to_dict('records') for k, v in results.items()}, indent=1)); return results
+    for f, res in results.items():
+        print(f"{f}: {len(res)} face{'s'*(len(res)!=1)}")
+        for r in res.itertuples(index=False): print(f"  box x={r.x} y={r.y} w={r.w} h={r.h}  {r.emotion} {getattr(r, r.emotion):.2f}")
+    if out is not None: print(f'wrote {len(results)} annotated photo(s) to {out}/')
     return results
 
 @call_parse

@@ -6,14 +6,19 @@ Docs: https://fer-fastai.github.io/fer_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c004
 from __future__ import annotations
-import os, warnings
+import inspect, os, warnings
+from typing import get_type_hints
+from dataclasses import dataclass
+from functools import partial
+from fastcore.meta import delegates
 from pathlib import Path
 
 # fastai 2.8 still decorates a few layers with `torch.jit.script`, which torch 2.14 warns about on every import
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'IMG_EXTS', 'FerError', 'WeightsError', 'emotion_idx', 'default_fer_path']
+__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'IMG_EXTS', 'FerError', 'WeightsError', 'emotion_idx', 'default_fer_path', 'Recipe',
+           'recipe_options']
 
 # %% ../nbs/00_core.ipynb #c007
 EMOTIONS = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise', 'Neutral')
@@ -46,3 +51,35 @@ def default_fer_path() -> Path:
     for d in [Path.cwd(), *Path.cwd().parents]:
         if (d/rel).exists(): return d/rel
     return Path.cwd().parent/rel
+
+# %% ../nbs/00_core.ipynb #c015
+@dataclass
+class Recipe:
+    "A training run's settings, each written once: `train_fer`'s keyword arguments, `fer-train`'s options (this help) and what metrics.json records"
+    arch:str='resnet34' # torchvision name (resnet34, vgg19_bn, ...) or timm name (efficientnet_lite0 works offline)
+    size:int=FACE_SIZE # input size the faces are resized to
+    epochs:int=5 # epochs with the body unfrozen
+    freeze_epochs:int=1 # epochs with the pretrained body frozen first
+    bs:int=64 # batch size
+    lr:float=None # top learning rate of the unfrozen stage (default: from lr_find)
+    lr_frozen:float=None # learning rate of the frozen stage (default: from lr_find)
+    lr_mult:float=100 # unfrozen: the body's first layers train at lr/lr_mult, the head at lr
+    keep_se:float=1. # keep the latest epoch whose valid loss is within this many standard errors of the lowest (0: the lowest)
+    weights:str=None # local ImageNet state dict for the body, instead of the hub
+    pretrained:bool=True # start from ImageNet weights (--no-pretrained: train from scratch)
+    label_smoothing:float=0.1 # label smoothing of the cross-entropy
+    class_weighted:bool=False # weight the loss by inverse class frequency
+    frozen_stem:bool=False # keep the pretrained stem (layers at stride <= 4) frozen throughout: cheaper steps on a CPU
+    seed:int=42 # seed of the split, shuffles and initialisation
+    max_per_class:int=None # train on at most this many faces of each emotion (a quick run)
+    num_it:int=100 # steps of each lr_find
+
+def recipe_options(f=None, keep:bool=False):
+    "Give `f(..., **kwargs)` `Recipe`'s fields as keyword arguments with their help: fastcore's `delegates`, with `docments` pointed at the dataclass's own source"
+    if f is None: return partial(recipe_options, keep=keep)
+    hints = get_type_hints(Recipe) | get_type_hints(f)   # types, not the strings of `from __future__ import annotations`: argparse calls them
+    f = delegates(Recipe, keep=keep)(f)
+    sig = inspect.signature(f)
+    f.__signature__ = sig.replace(parameters=[p.replace(annotation=hints.get(p.name, p.annotation)) for p in sig.parameters.values()])
+    f.__delwrap__ = Recipe
+    return f

@@ -17,8 +17,9 @@ from .modelfile import input_size, norm_stats
 from .detect import HaarDetector, Detector, get_detector, default_detector
 
 # %% auto #0
-__all__ = ['EMOTION_COLORS', 'load_image', 'crop_faces', 'face_probs', 'predict_faces', 'draw_faces', 'annotate', 'export_onnx',
-           'OnnxFer', 'load_model', 'fast_model', 'HaarDetector', 'Detector', 'get_detector', 'default_detector']
+__all__ = ['EMOTION_COLORS', 'load_image', 'crop_faces', 'face_probs', 'predict_faces', 'draw_faces', 'annotate', 'image_files',
+           'predict_photos', 'export_onnx', 'OnnxFer', 'load_model', 'fast_model', 'HaarDetector', 'Detector',
+           'get_detector', 'default_detector']
 
 # %% ../nbs/05_inference.ipynb #c007
 def load_image(img) -> np.ndarray:
@@ -104,6 +105,34 @@ def annotate(image, results:pd.DataFrame, thickness:int=None) -> np.ndarray:
     "A copy of `image` (RGB) with each face's box and label (its id in a video, emotion and probability) drawn in the emotion's colour"
     return draw_faces(load_image(image).copy(), results[['x', 'y', 'w', 'h']].to_numpy(), results[list(EMOTIONS)].to_numpy(),
                       results['face'].to_numpy() if 'face' in results else None, thickness)
+
+# %% ../nbs/05_inference.ipynb #c019b
+def image_files(paths) -> list:
+    "(file, name) of every image of `paths`: files as given, folders searched (subfolders too, sorted); `name` is its path under the folder given, without suffix"
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir(): out += [(f, f.relative_to(p).with_suffix('').as_posix()) for f in sorted(p.rglob('*')) if f.suffix.lower() in IMG_EXTS and f.is_file()]
+        elif p.exists(): out.append((p, p.stem))
+        else: raise FileNotFoundError(f"{p} does not exist; give photos or folders of photos")
+    if not out: raise FerError(f"no images ({', '.join(sorted(IMG_EXTS))}) in {', '.join(map(str, paths))}")
+    return out
+
+def predict_photos(model, paths, out=None, detector=None, margin:float=0.15, progress:bool=True) -> dict:
+    "{photo: `predict_faces` table} for photos and folders of photos; with `out`, each photo annotated as `out/<name>_fer.png` (`image_files`' name); a progress bar over several photos unless `progress=False`"
+    files = image_files(paths)
+    if out is not None:
+        seen = {}
+        for f, name in files:
+            if (prev := seen.setdefault(name, f)) != f: raise FerError(f"{prev} and {f} would both be written as {Path(out)/name}_fer.png: give them in separate runs or rename one")
+        Path(out).mkdir(parents=True, exist_ok=True)
+    detector, results = get_detector(detector), {}
+    for f, name in (progress_bar(files, leave=False) if progress and len(files) > 1 else files):   # (a hidden bar still prints)
+        rgb = load_image(f)
+        res = results[str(f)] = predict_faces(model, rgb, detector=detector, margin=margin)
+        if out is not None:
+            (Path(out)/name).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(annotate(rgb, res)).save(Path(out)/f'{name}_fer.png')
+    return results
 
 # %% ../nbs/05_inference.ipynb #c026
 class _Deployed(nn.Module):

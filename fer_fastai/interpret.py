@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from .core import *
 from .data import *
-from .learner import fer_scores, report_table, plot_confusion, learner_faces
-from .cam import grad_cam, show_cam
+from .learner import learner_faces
+from .evaluate import fer_scores, report_table, plot_confusion
+from .cam import cam_method, show_cam
 from fastai.vision.all import *
 from fastai.interpret import ClassificationInterpretation
 
@@ -66,12 +67,12 @@ def most_confused_table(interp:ClassificationInterpretation, min_val:int=1) -> p
     return pd.DataFrame(rows, columns=['actual', 'predicted', 'count', 'share'])
 
 # %% ../nbs/04_interpret.ipynb #c016
-def plot_top_losses_cam(interp:FerInterpretation, k:int=8, plus_plus:bool=False, fname=None):
+def plot_top_losses_cam(interp:FerInterpretation, k:int=8, method='gradcam', fname=None):
     "The `k` faces with the largest losses, each above the Grad-CAM of the emotion the model predicted"
     import matplotlib.pyplot as plt
     losses, idxs = interp.top_losses(k)
     faces = interp.faces(idxs)
-    cams, cls = grad_cam(interp.learn, learner_faces(interp.learn, list(faces)), plus_plus=plus_plus)
+    cams, cls = cam_method(method)(interp.learn, learner_faces(interp.learn, list(faces)))
     fig, axs = plt.subplots(2, len(idxs), figsize=(2*len(idxs), 4.8), squeeze=False)
     for j, i in enumerate(idxs.tolist()):
         axs[0,j].imshow(faces[j], cmap='gray'); axs[0,j].set_axis_off()
@@ -95,13 +96,13 @@ def interpretation_summary(interp:FerInterpretation, k:int=16, min_val:int=1) ->
                               p_actual=float(interp.preds[i, interp.targs[i]]), loss=float(l)) for l, i in zip(losses, idxs.tolist())]
     return res
 
-def write_interpretation(interp:FerInterpretation, out, k:int=16, plus_plus:bool=False, title:str='') -> dict:
+def write_interpretation(interp:FerInterpretation, out, k:int=16, method='gradcam', title:str='') -> dict:
     "Write confusion_matrix.png, top_losses.png, per_class.csv and interpretation.json to `out`; return the summary"
     import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     res = interpretation_summary(interp, k=k)
     plot_confusion(res, out/'confusion_matrix.png', title=title or 'confusion matrix')
-    plot_top_losses_cam(interp, k=min(k, 8), plus_plus=plus_plus, fname=out/'top_losses.png')
+    plot_top_losses_cam(interp, k=min(k, 8), method=method, fname=out/'top_losses.png')
     report_table(res).to_csv(out/'per_class.csv')
     (out/'interpretation.json').write_text(json.dumps(res, indent=2))
     plt.close('all')

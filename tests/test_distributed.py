@@ -44,7 +44,7 @@ def test_fer_train_two_processes(src, tmp_path):
 SCRIPT = """import sys
 from fer_fastai.learner import train_fer
 learn, m = train_fer(sys.argv[1], out=sys.argv[2], arch='resnet18', pretrained=False, bs=16, epochs=1, num_it=10)
-print(f"rank {m['rank']}: lr {learn.stage_lrs['unfrozen']!r}, batches {m['batches']}")
+print(f"rank {m['rank']}: lr {m['lrs']['unfrozen']!r}, batches {m['batches']}")
 """
 
 def test_lr_find_on_rank0_shared(src, tmp_path):

@@ -88,7 +88,7 @@ def test_class_weighted_and_smoothed_loss(src):
 def test_hub_offline_when_unreachable(monkeypatch, tmp_path):
     "huggingface.co unreachable: huggingface_hub is in offline mode inside the context (it reads HF_HUB_OFFLINE only at import), and back after"
     import huggingface_hub, huggingface_hub.constants as hc
-    import fer_fastai.learner as L
+    import fer_fastai.weights as L
     monkeypatch.setattr(hc, 'HF_HUB_OFFLINE', False)
     monkeypatch.setattr(L, '_online', lambda host, timeout=3.: False)
     with L._hub_offline_if_unreachable():

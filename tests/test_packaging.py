@@ -25,3 +25,23 @@ def test_blazeface_is_mediapipes_file():
     assert BLAZEFACE.is_relative_to(ROOT/'fer_fastai')
     sha = hashlib.sha256(BLAZEFACE.read_bytes()).hexdigest()
     assert sha == 'bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8' and sha in (BLAZEFACE.parent/'README.md').read_text()
+
+def _loaded(code:str) -> list:
+    "The fer_fastai modules a fresh interpreter has loaded after `code`"
+    r = subprocess.run([sys.executable, '-c', code + "\nimport sys; print(' '.join(sorted(m for m in sys.modules if m.startswith('fer_fastai.'))))"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout.split()
+
+def test_split_modules_keep_what_users_import():
+    "The README's imports from fer_fastai.learner give the functions that moved to train and evaluate, the very same objects"
+    _loaded("from fer_fastai.learner import fer_learner, fine_tune_staged, evaluate\nfrom fer_fastai import learner\n"
+            "import fer_fastai.train as t, fer_fastai.evaluate as e, fer_fastai.weights as w\n"
+            "assert fine_tune_staged is t.fine_tune_staged and evaluate is e.evaluate and learner.train_fer is t.train_fer\n"
+            "assert learner.get_arch is w.get_arch and learner.KeepBestEpoch is t.KeepBestEpoch")
+
+def test_predicting_loads_no_training_code():
+    "A predictor (photos, video, CAMs) loads neither the training recipe, with fastai's distributed patch, nor the scores"
+    mods = _loaded("import fer_fastai.inference, fer_fastai.video, fer_fastai.cam")
+    assert 'fer_fastai.learner' in mods and 'fer_fastai.train' not in mods and 'fer_fastai.evaluate' not in mods, mods
+    assert 'fer_fastai.train' in _loaded("from fer_fastai.learner import train_fer")
