@@ -93,7 +93,7 @@ and the train/ test/ image folders (any size, colour or grey).
 def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the image release
               out:str='runs/fer', # the model folder (config.json, model.safetensors), with the history, metrics and figures
               resume:str=None, # the folder of a run that stopped (killed, disconnected): go on from its last epoch, with its own settings
-              **recipe): # the options of the recipe (`fer_fastai.train.Recipe`)
+              **recipe): # the options of the recipe: the fields of `fer_fastai.core.Recipe`
     "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
     if resume is None and source is None: print(GET_FER); return 1
     from fer_fastai.train import train_fer, resume_fer

@@ -247,7 +247,8 @@ def train_fer(source, out='runs/fer', show:bool=False, device=None, resume:bool=
                        f"or delete {out/'models'} to start again, or give another out")
     def keep(v): return str(Path(v).resolve()) if isinstance(v, Path) or (isinstance(v, str) and Path(v).exists()) else v
     r = Recipe(**{f.name: kwargs.pop(f.name) for f in fields(Recipe) if f.name in kwargs})
-    recipe = dict(source=keep(source) if isinstance(source, (str, Path)) else None, **{k: keep(v) for k,v in (asdict(r) | kwargs).items()})
+    settings = asdict(r) | dict(weights=keep(r.weights)) | {k: keep(v) for k,v in kwargs.items()}   # files as absolute paths (not arch: a folder may share its name)
+    recipe = dict(source=keep(source) if isinstance(source, (str, Path)) else None, **settings)
     recipe['_objects'] = [k for k,v in recipe.items() if not isinstance(v, (str, int, float, bool, type(None), list))]
     return _train(source, recipe, out, resume=False, show=show, device=device)
 
