@@ -125,9 +125,9 @@ def cam(learn, xb:torch.Tensor, target=None) -> tuple:
 def cam_overlay(face, cam, size:int=None, alpha:float=0.5, cmap:str='jet') -> np.ndarray:
     "RGB uint8 image of a face (grey or RGB array; resized to `size` square if given) with a class activation map (h,w) upsampled over it in `cmap`'s colours: the overlay of the figures and of the app"
     import matplotlib
-    f = np.asarray(face)
-    f = (f[..., :3].mean(2) if f.ndim==3 else f).astype(np.float32)
-    if np.issubdtype(np.asarray(face).dtype, np.integer) or f.max() > 1: f = f/255
+    a = np.asarray(face)
+    f = (a[..., :3].mean(2) if a.ndim==3 else a).astype(np.float32)
+    if np.issubdtype(a.dtype, np.integer) or f.max() > 1: f = f/255
     if size: f = F.interpolate(torch.from_numpy(f)[None,None], size=(size, size), mode='bilinear', align_corners=False)[0,0].numpy()
     heat = cam_upsample(torch.as_tensor(cam).detach().float().cpu()[None], f.shape)[0].numpy()
     rgb = (1-alpha)*f[..., None] + alpha*matplotlib.colormaps[cmap](heat)[..., :3]
