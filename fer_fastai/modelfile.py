@@ -19,8 +19,8 @@ from .learner import fit_to_device, learner_faces, predict_emotions
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'SHIPPED', 'UnsafeModelError', 'norm_stats', 'input_size',
-           'recipe_of', 'source_sha256', 'reads_faces', 'save_fer_model', 'read_config', 'load_fer_model',
-           'body_state_dict', 'convert_model']
+           'recipe_of', 'source_sha256', 'reads_faces', 'save_fer_model', 'read_config', 'load_weights',
+           'load_fer_model', 'body_state_dict', 'convert_model']
 
 # %% ../nbs/02a_modelfile.ipynb #c007
 FORMAT, FORMAT_VERSION = 'fer_fastai', 1
@@ -124,6 +124,11 @@ def _load_pickle(path:Path, cpu:bool, trust_pickle:bool) -> Learner:
     try: return load_learner(path, cpu=cpu)
     except Exception as e: raise ValueError(f"{path} is not a model exported by fastai ({type(e).__name__}: {str(e)[:200]})") from None
 
+def load_weights(path) -> dict:
+    "The weights (a state dict, float32) of the model folder `path`"
+    try: return {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(Path(path)/WEIGHTS)).items()}
+    except Exception as e: raise ValueError(f"{Path(path)/WEIGHTS} is not a safetensors file ({type(e).__name__}: {str(e)[:200]})") from None
+
 def load_fer_model(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner:
     "A fastai `Learner` from a model folder (default: the shipped FER2013 model); a pickle only with `trust_pickle`; on the GPU if there is one, unless `cpu`"
     path = SHIPPED if path is None else Path(path)
@@ -139,8 +144,7 @@ def load_fer_model(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner
     dls = _inference_dls(cfg, device='cpu' if cpu else default_device())
     a = get_arch(cfg['arch'])
     learn = vision_learner(dls, a, pretrained=False, normalize=False, n_out=len(cfg['classes']), **cfg.get('head', {}))
-    try: sd = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path/WEIGHTS)).items()}
-    except Exception as e: raise ValueError(f"{path/WEIGHTS} is not a safetensors file ({type(e).__name__}: {str(e)[:200]})") from None
+    sd = load_weights(path)
     try: learn.model.load_state_dict(sd)
     except RuntimeError as e: raise ValueError(f"{path/WEIGHTS} does not fit {cfg['arch']} with the head config.json describes: {str(e)[:300]}") from None
     learn.model.to(dls.device)
@@ -149,7 +153,7 @@ def load_fer_model(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner
 
 def body_state_dict(path=SHIPPED) -> dict:
     "The body's weights (float32) of the model folder `path`: a start for fine-tuning on other faces or classes"
-    return {k[2:]: v.float() if v.is_floating_point() else v for k, v in load_file(str(Path(path)/WEIGHTS)).items() if k.startswith('0.')}
+    return {k[2:]: v for k, v in load_weights(path).items() if k.startswith('0.')}
 
 # %% ../nbs/02a_modelfile.ipynb #c019
 def convert_model(pkl, out, half:bool=False) -> Path:

@@ -6,11 +6,11 @@ Docs: https://fer-fastai.github.io/fer_fastai/study.html.md"""
 
 # %% ../nbs/04a_study.ipynb #c004
 from __future__ import annotations
-import time
+import json, time
 from pathlib import Path
 import pandas as pd, torch
 from .core import *
-from .train import train_fer
+from .train import train_fer, load_run, read_run, RUN_STATE
 from .cam import cam_grid
 
 # %% auto #0
@@ -19,15 +19,26 @@ __all__ = ['GPU_STUDY', 'study']
 # %% ../nbs/04a_study.ipynb #c007
 GPU_STUDY = dict(archs=('vgg19_bn', 'resnet34', 'convnext_tiny'), size=96, bs=128, freeze_epochs=3, epochs=12, lr_mult=10)
 
+def _same(k, recorded, v) -> bool:
+    "Whether the setting `k` a run recorded (JSON; weights as an absolute path) is `v`"
+    if k == 'weights' and v is not None: v = str(Path(v).resolve())
+    return json.dumps(recorded, default=str) == json.dumps(v, default=str)
+
 def study(source, archs=GPU_STUDY['archs'], out='runs/study', size:int=GPU_STUDY['size'], bs:int=GPU_STUDY['bs'],
           freeze_epochs:int=GPU_STUDY['freeze_epochs'], epochs:int=GPU_STUDY['epochs'], lr_mult:float=GPU_STUDY['lr_mult'],
           label_smoothing:float=0.1, device=None, cams:bool=True, resume:bool=False, **kwargs) -> tuple:
-    "Fine-tune each of `archs` on `source` by the staged recipe into `out/<arch>/`, with its Grad-CAM grid; return (a row an arch, the learners). `resume`: an arch whose run stopped goes on from its last epoch (one that finished trains again)"
+    "Fine-tune each of `archs` on `source` by the staged recipe into `out/<arch>/`, with its Grad-CAM grid; return (a row an arch, the learners). `resume`: an arch whose run stopped goes on from its last epoch, one that finished is loaded as it was written"
     import matplotlib.pyplot as plt
     out, rows, learners = Path(out), [], {}
     for arch in archs:
-        learn, m = train_fer(source, out=out/arch, arch=arch, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs,
-                             lr_mult=lr_mult, label_smoothing=label_smoothing, device=device, resume=resume, **kwargs)
+        asked = dict(arch=arch, size=size, bs=bs, freeze_epochs=freeze_epochs, epochs=epochs, lr_mult=lr_mult, label_smoothing=label_smoothing, **kwargs)
+        if resume and (out/arch/RUN_STATE).exists() and (state := read_run(out/arch)).get('finished'):
+            if diff := {k: (state['recipe'][k], v) for k,v in asked.items() if k in state['recipe'] and not _same(k, state['recipe'][k], v)}:
+                raise FerError(f"{out/arch} holds a finished run with other settings ({', '.join(f'{k}={a!r}, not {b!r}' for k,(a,b) in diff.items())}): "
+                               f"give another out, or delete {out/arch} to train it again")
+            print(f"{arch}: its run in {out/arch} finished; loaded, not trained again")
+            learn, m = load_run(out/arch, source, device=device)
+        else: learn, m = train_fer(source, out=out/arch, device=device, resume=resume, **asked)
         if cams: cam_grid(learn, split='PublicTest' if 'PublicTest' in learn.dls.fer.splits else 'Training', fname=out/arch/'cam_grid.png')
         plt.close('all')
         hist, kept = pd.read_csv(out/arch/'history.csv'), m['kept']

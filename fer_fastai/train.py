@@ -20,7 +20,7 @@ from .evaluate import evaluate, plot_history, plot_confusion
 
 # %% auto #0
 __all__ = ['RUN_STATE', 'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'read_run', 'CheckpointEpochs', 'fine_tune_staged',
-           'check_recipe', 'check_trainable', 'write_run', 'train_fer', 'resume_fer']
+           'check_recipe', 'check_trainable', 'write_run', 'train_fer', 'resume_fer', 'load_run']
 
 # %% ../nbs/02c_train.ipynb #c024
 def launched() -> bool:
@@ -247,7 +247,7 @@ def train_fer(source, out='runs/fer', show:bool=False, device=None, resume:bool=
                        f"or delete {out/'models'} to start again, or give another out")
     def keep(v): return str(Path(v).resolve()) if isinstance(v, Path) or (isinstance(v, str) and Path(v).exists()) else v
     r = Recipe(**{f.name: kwargs.pop(f.name) for f in fields(Recipe) if f.name in kwargs})
-    settings = asdict(r) | dict(weights=keep(r.weights)) | {k: keep(v) for k,v in kwargs.items()}   # files as absolute paths (not arch: a folder may share its name)
+    settings = asdict(r) | dict(weights=keep(r.weights)) | {k: str(v) if isinstance(v, Path) else v for k,v in kwargs.items()}   # the weights file as an absolute path (not arch, nor Learner's model_dir, relative to out: a folder here may share its name)
     recipe = dict(source=keep(source) if isinstance(source, (str, Path)) else None, **settings)
     recipe['_objects'] = [k for k,v in recipe.items() if not isinstance(v, (str, int, float, bool, type(None), list))]
     return _train(source, recipe, out, resume=False, show=show, device=device)
@@ -261,3 +261,20 @@ def resume_fer(out, source=None, show:bool=False, device=None) -> tuple:
     if source is not None: recipe['source'] = str(source)
     if recipe['source'] is None: raise FerError(f"{out}'s run read faces held in memory: pass their source to resume it")
     return _train(recipe['source'], recipe, out, resume=True, show=show, device=device)
+
+def load_run(out, source=None, device=None) -> tuple:
+    "The finished run in `out` as `train_fer` returned it, without training again: (its learner on `source`'s faces, read as its recipe read them, with the weights it wrote; its metrics.json)"
+    out, state = Path(out), read_run(out)
+    if not state.get('finished'): raise FerError(f"{out}'s run {_progress(state)}: continue it with `fer-train --resume {out}` (resume_fer)")
+    recipe = dict(state['recipe'])
+    source = recipe['source'] if source is None else source
+    if source is None: raise FerError(f"{out}'s run read faces held in memory: pass their source to load it")
+    kw = {k: v for k,v in recipe.items() if k not in ('source', '_objects')}
+    r = Recipe(**{f.name: kw.pop(f.name) for f in fields(Recipe) if f.name in kw})
+    dls = fer_dls(source, bs=r.bs, size=r.size, seed=r.seed, max_per_class=r.max_per_class, device=device)
+    learn = fer_learner(dls, r.arch, pretrained=r.pretrained, weights=r.weights, label_smoothing=r.label_smoothing, class_weighted=r.class_weighted,
+                        frozen_stem=r.frozen_stem, path=out, **kw)
+    from fer_fastai.modelfile import load_weights
+    learn.model.load_state_dict(load_weights(out))
+    learn.unfreeze()
+    return learn, json.loads((out/'metrics.json').read_text())
