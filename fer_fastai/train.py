@@ -208,18 +208,27 @@ def write_run(learn:Learner, out:Path, hist:pd.DataFrame, metrics:dict, source=N
         save_fer_model(learn, out, recipe=recipe_of(metrics), scores={'valid': {k: res[k] for k in ('n', 'accuracy', 'f1_macro')}}, source=source)
     return metrics
 
-def _train(source, recipe:dict, out:Path, resume:bool, show:bool, device) -> tuple:
-    "The run `train_fer` and `resume_fer` start: `recipe` is the run's settings as its state keeps them (`Recipe`'s fields, `fer_learner`'s other arguments)"
+def _settings(recipe:dict) -> tuple:
+    "A run's settings as its state keeps them (`Recipe`'s fields, `fer_learner`'s other arguments), split into (Recipe, the others)"
     kw = {k: v for k,v in recipe.items() if k not in ('source', '_objects')}
-    r = Recipe(**{f.name: kw.pop(f.name) for f in fields(Recipe) if f.name in kw})
-    check_recipe(r)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
+    return Recipe(**{f.name: kw.pop(f.name) for f in fields(Recipe) if f.name in kw}), kw
+
+def _learner(source, r:Recipe, kw:dict, out:Path, device) -> Learner:
+    "The run's learner, writing into `out`, on `source`'s faces read as `r` reads them"
     dkw = dict(bs=r.bs, size=r.size, seed=r.seed, max_per_class=r.max_per_class, device=device)
     dls = rank0_first(fer_dls, source, **dkw) if launched() else fer_dls(source, **dkw)
     check_trainable(dls)
-    learn = fer_learner(dls, r.arch, pretrained=r.pretrained, weights=r.weights, label_smoothing=r.label_smoothing, class_weighted=r.class_weighted,
-                        frozen_stem=r.frozen_stem, path=out, **kw)
+    return fer_learner(dls, r.arch, pretrained=r.pretrained, weights=r.weights, label_smoothing=r.label_smoothing, class_weighted=r.class_weighted,
+                       frozen_stem=r.frozen_stem, path=out, **kw)
+
+def _train(source, recipe:dict, out:Path, resume:bool, show:bool, device) -> tuple:
+    "The run `train_fer` and `resume_fer` start: `recipe` is the run's settings as its state keeps them"
+    r, kw = _settings(recipe)
+    check_recipe(r)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    learn = _learner(source, r, kw, out, device)
+    dls = learn.dls
     hist = fine_tune_staged(learn, freeze_epochs=r.freeze_epochs, epochs=r.epochs, lr_frozen=r.lr_frozen, lr=r.lr, lr_mult=r.lr_mult,
                             keep_se=r.keep_se, num_it=r.num_it, out=out, show=show, resume=resume, recipe=recipe)
     stages = hist.attrs['stages']
@@ -249,31 +258,32 @@ def train_fer(source, out='runs/fer', show:bool=False, device=None, resume:bool=
     r = Recipe(**{f.name: kwargs.pop(f.name) for f in fields(Recipe) if f.name in kwargs})
     settings = asdict(r) | dict(weights=keep(r.weights)) | {k: str(v) if isinstance(v, Path) else v for k,v in kwargs.items()}   # the weights file as an absolute path (not arch, nor Learner's model_dir, relative to out: a folder here may share its name)
     recipe = dict(source=keep(source) if isinstance(source, (str, Path)) else None, **settings)
-    recipe['_objects'] = [k for k,v in recipe.items() if not isinstance(v, (str, int, float, bool, type(None), list))]
+    def plain(v): return isinstance(v, (str, int, float, bool, type(None))) or (isinstance(v, list) and all(map(plain, v)))
+    recipe['_objects'] = [k for k,v in recipe.items() if not plain(v)]   # (metrics=[accuracy] too: a list of functions)
     return _train(source, recipe, out, resume=False, show=show, device=device)
+
+def _rebuilt(out:Path, state:dict, source, to:str) -> tuple:
+    "The recipe of the run in `out` and where its faces are (`source` if given, else the file it read), checked that they can build it again to `to` it"
+    recipe = dict(state['recipe'])
+    if recipe['_objects']: raise FerError(f"{out}'s run was given Python objects ({', '.join(recipe['_objects'])}) that its state cannot keep: start it again")
+    source = recipe['source'] if source is None else source
+    if source is None: raise FerError(f"{out}'s run read faces held in memory: pass their source to {to} it")
+    return recipe, source
 
 def resume_fer(out, source=None, show:bool=False, device=None) -> tuple:
     "Continue the run that stopped in `out` (killed, disconnected) from its last epoch, with its own recipe; `source`: where its faces are now, if they moved"
     out, state = Path(out), read_run(out)
     if state.get('finished'): raise FerError(f"{out}'s run finished: there is nothing to resume (its model is {out/'model.safetensors'})")
-    recipe = dict(state['recipe'])
-    if recipe['_objects']: raise FerError(f"{out}'s run was given Python objects ({', '.join(recipe['_objects'])}) that its state cannot keep: start it again")
-    if source is not None: recipe['source'] = str(source)
-    if recipe['source'] is None: raise FerError(f"{out}'s run read faces held in memory: pass their source to resume it")
+    recipe, source = _rebuilt(out, state, source, 'resume')
+    recipe['source'] = str(source)
     return _train(recipe['source'], recipe, out, resume=True, show=show, device=device)
 
 def load_run(out, source=None, device=None) -> tuple:
     "The finished run in `out` as `train_fer` returned it, without training again: (its learner on `source`'s faces, read as its recipe read them, with the weights it wrote; its metrics.json)"
     out, state = Path(out), read_run(out)
     if not state.get('finished'): raise FerError(f"{out}'s run {_progress(state)}: continue it with `fer-train --resume {out}` (resume_fer)")
-    recipe = dict(state['recipe'])
-    source = recipe['source'] if source is None else source
-    if source is None: raise FerError(f"{out}'s run read faces held in memory: pass their source to load it")
-    kw = {k: v for k,v in recipe.items() if k not in ('source', '_objects')}
-    r = Recipe(**{f.name: kw.pop(f.name) for f in fields(Recipe) if f.name in kw})
-    dls = fer_dls(source, bs=r.bs, size=r.size, seed=r.seed, max_per_class=r.max_per_class, device=device)
-    learn = fer_learner(dls, r.arch, pretrained=r.pretrained, weights=r.weights, label_smoothing=r.label_smoothing, class_weighted=r.class_weighted,
-                        frozen_stem=r.frozen_stem, path=out, **kw)
+    recipe, source = _rebuilt(out, state, source, 'load')
+    learn = _learner(source, *_settings(recipe), out, device)
     from fer_fastai.modelfile import load_weights
     learn.model.load_state_dict(load_weights(out))
     learn.unfreeze()
