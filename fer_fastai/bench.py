@@ -16,7 +16,8 @@ from .data import *
 
 # %% auto #0
 __all__ = ['timed', 'peak_mb', 'read_fer_pandas', 'bench_parse', 'bench_dls', 'bench_data', 'TrainTimer', 'bench_train',
-           'bench_infer', 'bench_detect', 'bench_video']
+           'matmul_peak', 'train_gflop', 'bench_dls_only', 'bench_train_table', 'bench_infer', 'bench_detect',
+           'bench_video']
 
 # %% ../nbs/07_bench.ipynb #c007
 def timed(f, *args, **kwargs):
@@ -106,8 +107,8 @@ def _fit_speed(learn) -> float:
     return timer.n/timer.secs
 
 def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE, n_batches:int=20, naive:bool=True,
-                frozen_stem:bool=False) -> dict:
-    "Images/s of training through fer_fastai's DataLoaders, a plain PyTorch loop and the naive PIL route; all with the stem frozen if `frozen_stem`"
+                frozen_stem:bool=False, precision:str=None) -> dict:
+    "Images/s of training through fer_fastai's DataLoaders, a plain PyTorch loop and the naive PIL route; all with the stem frozen if `frozen_stem`, in `precision` (`fit_to_device`)"
     from fastai.vision.all import ImageDataLoaders, Resize, Normalize, aug_transforms, imagenet_stats
     from fer_fastai.learner import fer_learner, stem_modules, freeze_modules, FrozenStem
     import tempfile, PIL.Image
@@ -116,11 +117,11 @@ def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE,
     tr = data.idxs('Training')[:n]; va = data.idxs('PublicTest')[:bs] if 'PublicTest' in data.splits else data.idxs('Training')[n:n+bs]
     sub = FerData(data.x[np.r_[tr, va]], data.y[np.r_[tr, va]], np.r_[['Training']*len(tr), ['PublicTest']*len(va)], source=data.source)
     dls = fer_dls(sub, bs=bs, size=size, device='cpu', stats=imagenet_stats)
-    learn = fer_learner(dls, arch, pretrained=False)   # random weights: the speed is the same
+    learn = fer_learner(dls, arch, pretrained=False, precision=precision)   # random weights: the speed is the same
     stem = stem_modules(learn.model) if frozen_stem else []
     if stem: learn.add_cb(FrozenStem(stem))
     init = {k: v.clone() for k,v in learn.model.state_dict().items()}
-    res = dict(arch=arch, bs=bs, size=size, frozen_stem=frozen_stem, images=n_batches*bs, threads=torch.get_num_threads())
+    res = dict(arch=arch, bs=bs, size=size, frozen_stem=frozen_stem, precision=learn.precision, images=n_batches*bs, threads=torch.get_num_threads())
     res['fer_fastai_img_s'] = _fit_speed(learn)
     # the plain loop: same model from the same weights, faces already float, normalised and resized, in memory
     learn.model.load_state_dict(init)
@@ -129,10 +130,13 @@ def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE,
     ys = torch.from_numpy(sub.y[:len(tr)])
     freeze_modules(model, stem)
     opt, loss_fn = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4), torch.nn.CrossEntropyLoss()
+    bf16 = learn.precision=='bf16'
+    if bf16 or hasattr(learn, 'channels_last'): model, xs = model.to(memory_format=torch.channels_last), xs.contiguous(memory_format=torch.channels_last)
     for i in range(n_batches+1):
         if i==1: t = time.perf_counter()
         xb, yb = xs[i*bs:(i+1)*bs], ys[i*bs:(i+1)*bs]
-        loss_fn(model(xb), yb).backward(); opt.step(); opt.zero_grad()
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): loss = loss_fn(model(xb).float(), yb)
+        loss.backward(); opt.step(); opt.zero_grad()
     res['plain_img_s'] = n_batches*bs/(time.perf_counter()-t)
     res['ratio'] = res['fer_fastai_img_s']/res['plain_img_s']
     if naive:
@@ -150,6 +154,49 @@ def bench_train(source=None, arch:str='resnet18', bs:int=64, size:int=FACE_SIZE,
             if stem: nlearn.add_cb(FrozenStem(stem))
             res['naive_img_s'] = _fit_speed(nlearn)
     return res
+
+# %% ../nbs/07_bench.ipynb #t01
+def matmul_peak(precision:str='fp32', n:int=2048, reps:int=5) -> float:
+    "GFLOP/s of an `n` x `n` matrix product on this machine's torch threads, in float32 or (`bf16`) bfloat16: the most it does"
+    dt = torch.bfloat16 if precision=='bf16' else torch.float32
+    a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(reps): a @ b
+    return 2*n**3*reps/(time.perf_counter()-t)/1e9
+
+def train_gflop(model, size:int, bs:int=8) -> float:
+    "GFLOP of one training step (forward and backward) of `model` per face of `size` px, as torch's `FlopCounterMode` counts them"
+    from torch.utils.flop_counter import FlopCounterMode
+    x = torch.randn(bs, 3, size, size, device=next(model.parameters()).device)
+    with FlopCounterMode(display=False) as fc: model(x).float().sum().backward()
+    model.zero_grad()
+    return fc.get_total_flops()/bs/1e9
+
+def bench_dls_only(dls, n_batches:int=20) -> float:
+    "Images/s of the training DataLoader alone: batches read, augmented and normalised, no model"
+    it = iter(dls.train); next(it)
+    t, n = time.perf_counter(), 0
+    for _ in range(n_batches): n += len(next(it)[0])
+    return n/(time.perf_counter()-t)
+
+def bench_train_table(source=None, archs=('fer_vgg_s:48', 'fer_vgg_m:48', 'fer_vgg_l:48', 'resnet18:48', 'efficientnet_lite0:88'),
+                      precisions=('fp32', 'bf16'), bs:int=64, n_batches:int=20) -> pd.DataFrame:
+    "`bench_train` of each `arch:size` in each of `precisions`, with the work of a step (`train_gflop`), the share of `matmul_peak` it reaches and the DataLoaders' own speed"
+    from fer_fastai.learner import fer_learner
+    peaks, rows = {p: matmul_peak(p) for p in precisions}, []
+    for a in archs:
+        arch, size = (a.split(':')[0], int(a.split(':')[1])) if ':' in a else (a, FACE_SIZE)
+        for p in precisions:
+            r = bench_train(source, arch=arch, bs=bs, size=size, n_batches=n_batches, naive=False, precision=p)
+            data = read_fer(source or default_fer_path())
+            sub = fer_subset(data, bs*(n_batches+1)//7+1)
+            learn = fer_learner(fer_dls(sub, bs=bs, size=size, device='cpu'), arch, pretrained=False)
+            gf = train_gflop(learn.model, size)
+            rows.append(dict(arch=arch, size=size, precision=p, img_s=r['fer_fastai_img_s'], plain_img_s=r['plain_img_s'],
+                             dls_img_s=bench_dls_only(learn.dls, n_batches), train_gflop=gf, gflop_s=gf*r['fer_fastai_img_s'],
+                             peak_share=gf*r['fer_fastai_img_s']/peaks[p], matmul_peak=peaks[p]))
+    return pd.DataFrame(rows)
 
 # %% ../nbs/07_bench.ipynb #c020
 def _median_ms(f, n:int) -> float:

@@ -18,9 +18,14 @@ from .data import *
 
 # %% auto #0
 __all__ = ['GET_FER', 'user_errors', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam', 'fer_interpret',
-           'fer_predict', 'fer_video', 'fer_export', 'fer_app', 'fer_convert']
+           'fer_predict', 'fer_video', 'fer_export', 'fer_app', 'fer_convert', 'fer_ship']
 
 # %% ../nbs/06_cli.ipynb #c007
+def _plain_progress():
+    "fastai's bars as one line an epoch where the output is not a terminal (`plain_progress`)"
+    from fer_fastai.learner import plain_progress
+    plain_progress()
+
 @contextmanager
 def user_errors():
     "Errors in what the user gave (a file, a model, a value) end the command with their message and exit code 1, without a traceback"
@@ -50,7 +55,8 @@ def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'trai
               source:str=None, # FER CSV or folder (default: $FER2013_CSV or the shared copy)
               no_baseline:bool=False, # skip the slow pandas baseline
               steps:int=20, # model steps (batches) timed
-              arch:str='resnet18', # model for `train` and `infer`
+              arch:str='resnet18', # model for `train` and `infer`; `train`: several, comma-separated, each ARCH:SIZE or ARCH (--size), compared in a table
+              precision:str=None, # `train`: fp32, bf16 or both (fp32,bf16): the table of each arch in each
               model:str=None, # `infer`: a model folder (fer-train's; `shipped`: the shipped model) instead of a fresh `arch` learner; `video`: default shipped
               detector:str=None, # `infer`: the face detector (default haar); `detect`: the detectors to compare, comma-separated; `video`: default blazeface
               frames:int=300, # `video`: frames of the clip
@@ -60,11 +66,17 @@ def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'trai
               frozen_stem:bool=False, # `train`: with the stem frozen (as `fer-train --frozen-stem`)
               json_out:str=None): # also write the figures to this JSON file
     "Run a benchmark and print its figures"
-    from fer_fastai.bench import bench_data, bench_train, bench_infer, bench_detect, bench_video
+    _plain_progress()
+    from fer_fastai.bench import bench_data, bench_train, bench_train_table, bench_infer, bench_detect, bench_video
     from fer_fastai.modelfile import SHIPPED
     model = SHIPPED if model=='shipped' else model
     with user_errors():
         if what=='data': res = bench_data(source, baseline=not no_baseline, n_steps=steps)
+        elif what=='train' and (precision or ',' in arch or ':' in arch):
+            tab = bench_train_table(source, archs=arch.split(','), precisions=tuple((precision or 'fp32').split(',')), bs=bs, n_batches=steps)
+            print(tab.round(3).to_string(index=False))
+            if json_out: Path(json_out).write_text(tab.to_json(orient='records', indent=2))
+            return tab
         elif what=='train': res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps, frozen_stem=frozen_stem)
         elif what=='infer': res = bench_infer(source, model=model, arch=arch, bs=bs, detector=detector)
         elif what=='detect': res = bench_detect(source, detectors=detector.split(',') if detector else None, n=scenes)
@@ -95,6 +107,7 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
               resume:str=None, # the folder of a run that stopped (killed, disconnected): go on from its last epoch, with its own settings
               **recipe): # the options of the recipe: the fields of `fer_fastai.core.Recipe`
     "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
+    _plain_progress()
     if resume is None and source is None: print(GET_FER); return 1
     from fer_fastai.train import train_fer, resume_fer
     if resume is not None and (given := [k for k, v in recipe.items() if v != getattr(Recipe, k)]):
@@ -132,10 +145,11 @@ def _predictor(model, trust_pickle:bool):
 def fer_evaluate(source:Annotated[str, '[MODEL] SOURCE: the FER source holding the split (MODEL first is the same as --model)', dict(nargs='+')],
                  model:str=None, # model folder from fer-train (default: the shipped FER2013 model)
                  split:Annotated[str, 'split to score', dict(choices=list(USAGES))]='PublicTest',
-                 tta:bool=False, # average predictions over test-time augmentation
+                 tta:Annotated[str, "average over test-time augmentation: fastai's (--tta alone), flip, or crop10 (ten crops)", dict(nargs='?', const='fastai', choices=['fastai', 'flip', 'crop10'])]=None,
                  json_out:str=None, # also write the results to this JSON file
                  trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Score a FER model on a split of a FER source"
+    _plain_progress()
     from fer_fastai.evaluate import evaluate, report_table
     model, args = _model_first(source, model)
     source = _one(args, 'FER source')
@@ -143,7 +157,8 @@ def fer_evaluate(source:Annotated[str, '[MODEL] SOURCE: the FER source holding t
         learn = _learner(model, trust_pickle)
         res = evaluate(learn, fer_test_dl(learn.dls, source=source, split=split), tta=tta)
     res |= dict(model=str(model or 'shipped'), source=str(source), split=split)
-    print(f"{split} of {source}: {res['n']} faces, accuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f}{' (TTA)' if tta else ''}")
+    print(f"{split} of {source}: {res['n']} faces, accuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f}, "
+          f"calibration error (ECE, 15 bins) {res['ece']:.4f}{f' (TTA: {tta})' if tta else ''}")
     print(report_table(res).round(3).to_string())
     print('confusion (rows: true, columns: predicted)')
     print(pd.DataFrame(res['confusion'], index=list(EMOTIONS), columns=[e[:4] for e in EMOTIONS]).to_string())
@@ -178,6 +193,7 @@ def fer_interpret(source:Annotated[str, '[MODEL] SOURCE: the FER source holding 
                   out:str='interpret', # folder for the figures, per_class.csv and interpretation.json
                   trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Error analysis of a FER model on a split of a FER source: confusion, report, confused pairs, top losses with CAMs"
+    _plain_progress()
     import matplotlib; matplotlib.use('Agg')
     from fer_fastai.evaluate import report_table
     from fer_fastai.interpret import fer_interpretation, write_interpretation
@@ -284,3 +300,17 @@ def fer_convert(model:str, # a fastai export (.pkl) you trust: it is unpickled, 
     if not trust_pickle: raise CliError(f"fer-convert unpickles {model}, which runs whatever code it holds: add --trust-pickle if you trust where it came from")
     from fer_fastai.modelfile import convert_model
     with user_errors(): print(f'wrote {convert_model(model, ifnone(out, Path(model).with_suffix("")), half=half)}/')
+
+@call_parse
+def fer_ship(run:str, # the folder of a finished fer-train run, trained with --holdout
+             out:str, # the model folder to write (fer_fastai/pretrained/fer2013: the model inside the package)
+             source:str=None, # where the run's FER source is now, if it moved
+             splits:str='PublicTest'): # the splits to score, comma-separated
+    "Make a finished run a model to hand out: probabilities calibrated on its held-back faces, float16 weights, scores (plain, flip, ten crops; ECE before and after) in config.json and the model card"
+    _plain_progress()
+    from fer_fastai.ship import ship_model
+    with user_errors(): cfg = ship_model(run, out, source=source, splits=tuple(splits.split(',')))
+    for k, v in cfg['scores'].items(): print(f"{k}: accuracy {v['accuracy']:.4f}, macro F1 {v['f1_macro']:.4f}, ECE {v['ece']:.4f}")
+    print(f"temperature {cfg['calibration']['temperature']} (ECE on the held-back faces {cfg['calibration']['ece_holdout']['before']} -> "
+          f"{cfg['calibration']['ece_holdout']['after']}); wrote {out}/")
+

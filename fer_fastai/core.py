@@ -69,6 +69,11 @@ class Recipe:
     pretrained:bool=True # start from ImageNet weights (--no-pretrained: train from scratch)
     label_smoothing:float=0.1 # label smoothing of the cross-entropy
     class_weighted:bool=False # weight the loss by inverse class frequency
+    mixup:float=0. # fastai's MixUp with this alpha (0: none)
+    erase:float=0. # erase a random rectangle of each training face with this probability (EraseFaces; 0: none)
+    wd:float=None # weight decay (default: fastai's, 0.01)
+    precision:str=None # fp32, bf16 (mixed, about twice as fast on CPUs with AMX) or fp16 (mixed, GPU); default fp16 on a GPU, fp32 on a CPU
+    holdout:float=0. # keep this share of Training out of training (seeded): faces to calibrate the probabilities on
     frozen_stem:bool=False # keep the pretrained stem (layers at stride <= 4) frozen throughout: cheaper steps on a CPU
     seed:int=42 # seed of the split, shuffles and initialisation
     max_per_class:int=None # train on at most this many faces of each emotion (a quick run)

@@ -21,9 +21,9 @@ _all_ = ['FerError', 'IMG_EXTS']
 
 # %% auto #0
 __all__ = ['FER_SOURCES', 'KAGGLE_FER2013', 'FerData', 'read_fer_csv', 'to_face', 'read_fer_folder', 'fer_cache_dir', 'read_fer',
-           'fer2013_source', 'class_weights', 'TensorFace', 'FerFace', 'FerLabel', 'Grey2RGB', 'FerDL',
-           'fer_batch_tfms', 'per_class_sample', 'fer_subset', 'fer_datablock', 'fer_dls', 'fer_test_dl', 'FerError',
-           'IMG_EXTS']
+           'fer2013_source', 'class_weights', 'TensorFace', 'FerFace', 'FerLabel', 'Grey2RGB', 'FerDL', 'EraseFaces',
+           'fer_batch_tfms', 'per_class_sample', 'fer_subset', 'holdout_idxs', 'fer_datablock', 'fer_dls',
+           'fer_test_dl', 'FerError', 'IMG_EXTS']
 
 # %% ../nbs/01_data.ipynb #c007
 class FerData:
@@ -544,14 +544,30 @@ class FerDL(TfmdDL):
             yield TensorFace(x[r][:,None]), TensorCategory(y[r])
 
 # %% ../nbs/01_data.ipynb #c036
-def fer_batch_tfms(size:int=FACE_SIZE, aug:bool|dict=True, stats=None) -> list:
-    "Batch transforms: to float, augmentation and resize to `size`, grey to RGB, `Normalize` by `stats` if given"
+class EraseFaces(Transform):
+    "Random erasing of each training face on its own: with probability `p`, a rectangle of `sl`-`sh` of its area and aspect 0.3-3.3 becomes noise (fastai's `RandomErasing` erases one rectangle a batch)"
+    split_idx, order = 0, 100   # training only; after Normalize, so the noise has the data's scale
+    def __init__(self, p:float=0.5, sl:float=0.02, sh:float=0.25): store_attr()
+    def encodes(self, x:TensorImage):
+        n, _, h, w = x.shape
+        u = lambda lo=0., hi=1.: torch.empty(n, device=x.device).uniform_(lo, hi)
+        area, aspect = u(self.sl, self.sh)*h*w, torch.exp(u(-1.2, 1.2))   # (log 0.3 = -1.2)
+        eh, ew = (area*aspect).sqrt().clamp(1, h).floor(), (area/aspect).sqrt().clamp(1, w).floor()
+        y0, x0 = (u()*(h-eh+1)).floor(), (u()*(w-ew+1)).floor()
+        ys, xs = torch.arange(h, device=x.device).view(1, h, 1), torch.arange(w, device=x.device).view(1, 1, w)
+        box = lambda t: t.view(n, 1, 1)
+        m = (ys >= box(y0)) & (ys < box(y0+eh)) & (xs >= box(x0)) & (xs < box(x0+ew)) & box(u() < self.p)
+        return torch.where(m[:, None], torch.randn_like(x), x)
+
+def fer_batch_tfms(size:int=FACE_SIZE, aug:bool|dict=True, stats=None, erase:float=0.) -> list:
+    "Batch transforms: to float, augmentation and resize to `size`, grey to RGB, `Normalize` by `stats` if given, `EraseFaces(erase)` if `erase`"
     kw = dict(max_rotate=10., max_zoom=1.1, max_warp=0.1, max_lighting=0.2) | (aug if isinstance(aug, dict) else {})
     tfms = [IntToFloatTensor()]
     if aug: tfms += aug_transforms(size=size, **kw)
     elif size!=FACE_SIZE: tfms.append(AffineCoordTfm(size=size, align_corners=True))
     tfms.append(Grey2RGB())
     if stats is not None: tfms.append(Normalize.from_stats(*stats))
+    if erase: tfms.append(EraseFaces(erase))
     return tfms
 
 def per_class_sample(idxs, y, n:int, seed:int=42) -> np.ndarray:
@@ -568,37 +584,46 @@ def fer_subset(data:FerData, n:int, seed:int=42) -> FerData:
     keep = np.sort(np.concatenate([per_class_sample(data.idxs(s), data.y, n, seed=seed) for s in data.splits]))
     return FerData(data.x[keep], data.y[keep], data.usage[keep], source=data.source)
 
+def holdout_idxs(data:FerData, frac:float, seed:int=42) -> np.ndarray:
+    "The rows of Training held back from training (a seeded `frac` of them, in order): faces to calibrate on that were neither trained nor selected on"
+    train = data.idxs('Training')
+    return np.sort(np.random.default_rng(seed).permutation(train)[:int(round(frac*len(train)))])
+
 def fer_datablock(data:FerData, size:int=FACE_SIZE, valid:str='PublicTest', valid_pct:float=None, seed:int=42,
-                  aug:bool|dict=True, stats=None, max_per_class:int=None) -> DataBlock:
-    "A `DataBlock` over the row indices of `data`: train on Training (at most `max_per_class` faces an emotion), validate on `valid` (or `valid_pct` of Training)"
+                  aug:bool|dict=True, stats=None, max_per_class:int=None, erase:float=0., holdout:float=0.) -> DataBlock:
+    "A `DataBlock` over the row indices of `data`: train on Training (less the `holdout` share `holdout_idxs` keeps back; at most `max_per_class` faces an emotion), validate on `valid` (or `valid_pct` of Training)"
     # the items are `arange(len(data))`, so the splits are row numbers
     train = data.idxs('Training')
+    if holdout: train = np.setdiff1d(train, holdout_idxs(data, holdout, seed=ifnone(seed, 42)))
     if max_per_class is not None: train = per_class_sample(train, data.y, max_per_class, seed=ifnone(seed, 42))
     if valid_pct is None and valid in data.splits: splits = (L(train.tolist()), L(data.idxs(valid).tolist()))
     else:
         if valid_pct is None: valid_pct = 0.2
         tr, va = RandomSplitter(valid_pct, seed=seed)(train)
         splits = (L(train[tr].tolist()), L(train[va].tolist()))
-    return DataBlock(blocks=(TransformBlock(type_tfms=FerFace(data), batch_tfms=fer_batch_tfms(size, aug, stats)),
+    return DataBlock(blocks=(TransformBlock(type_tfms=FerFace(data), batch_tfms=fer_batch_tfms(size, aug, stats, erase)),
                              CategoryBlock(vocab=list(EMOTIONS), sort=False)),
                      get_y=FerLabel(data), splitter=lambda items: splits, dl_type=FerDL)
 
 @delegates(DataBlock.dataloaders)
 def fer_dls(source, bs:int=64, size:int=FACE_SIZE, valid:str='PublicTest', valid_pct:float=None, seed:int=42,
-            aug:bool|dict=True, stats=None, max_per_class:int=None, on_bad:str='raise', num_workers:int=0, **kwargs) -> DataLoaders:
-    "fastai `DataLoaders` for a FER source (path or `FerData`): items are row indices, transforms run on batches"
+            aug:bool|dict=True, stats=None, max_per_class:int=None, erase:float=0., holdout:float=0., on_bad:str='raise', num_workers:int=0,
+            **kwargs) -> DataLoaders:
+    "fastai `DataLoaders` for a FER source (path or `FerData`): items are row indices, transforms run on batches; `erase`: `EraseFaces`' probability; `holdout`: the share of Training kept back (`holdout_idxs`)"
     data = read_fer(source, on_bad=on_bad)
     if seed is not None: set_seed(seed)
-    dblock = fer_datablock(data, size=size, valid=valid, valid_pct=valid_pct, seed=seed, aug=aug, stats=stats, max_per_class=max_per_class)
+    dblock = fer_datablock(data, size=size, valid=valid, valid_pct=valid_pct, seed=seed, aug=aug, stats=stats, max_per_class=max_per_class,
+                           erase=erase, holdout=holdout)
     dls = dblock.dataloaders(np.arange(len(data)), bs=bs, num_workers=num_workers, **kwargs)
     dls.fer, dls.fer_aug = data, aug   # the augmentation goes into a saved model's config, for test-time augmentation
     return dls
 
 # %% ../nbs/01_data.ipynb #c041
-def fer_test_dl(dls:DataLoaders, source=None, split:str='PrivateTest', **kwargs) -> TfmdDL:
-    "A labelled DataLoader of `split` of `source` (default: the data of `dls`), with the validation transforms of `dls`"
+def fer_test_dl(dls:DataLoaders, source=None, split:str='PrivateTest', idxs=None, **kwargs) -> TfmdDL:
+    "A labelled DataLoader of `split` of `source` (default: the data of `dls`; a path or `FerData`), or of its rows `idxs`, with the validation transforms of `dls`"
     data = dls.fer if source is None else read_fer(source)
-    idxs = data.idxs(split)
+    if idxs is not None: split = f'{len(idxs)} given rows'
+    idxs = data.idxs(split) if idxs is None else np.asarray(idxs)
     if not len(idxs):
         raise FerError(f"{data.source} has no {split} rows (it has {', '.join(data.splits)}); pass a source with {split} rows or another split")
     tfms = [[FerFace(data)], [FerLabel(data), Categorize(vocab=list(EMOTIONS), sort=False)]]

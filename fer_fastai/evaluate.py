@@ -9,27 +9,72 @@ from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from fastai.learner import Learner
 from fastcore.basics import ifnone
+from functools import partial
+import torch.nn.functional as F
 from .core import *
 
 # %% auto #0
-__all__ = ['fer_scores', 'evaluate', 'report_table', 'plot_history', 'plot_confusion']
+__all__ = ['TTA_MODES', 'calibration_error', 'fer_scores', 'tta_views', 'tta_preds', 'evaluate', 'fit_temperature',
+           'report_table', 'plot_history', 'plot_confusion']
 
 # %% ../nbs/02b_evaluate.ipynb #c032
-def fer_scores(probs:torch.Tensor, targs:torch.Tensor, tta:bool=False) -> dict:
-    "Accuracy, macro F1, per-emotion precision/recall/F1 and confusion matrix of predicted `probs` against `targs`"
+def calibration_error(probs:torch.Tensor, targs:torch.Tensor, n_bins:int=15) -> float:
+    "Expected calibration error: the gap between confidence and accuracy, averaged over `n_bins` equal-width bins of the top probability, weighted by their faces"
+    conf, pred = probs.float().max(1)
+    right = (pred==targs).float()
+    bins = torch.clamp((conf*n_bins).ceil().long()-1, 0, n_bins-1)   # (lo, hi] bins, as Guo et al.
+    ece = torch.zeros(())
+    for b in bins.unique(): m = bins==b; ece += m.float().mean()*(conf[m].mean()-right[m].mean()).abs()
+    return float(ece)
+
+def fer_scores(probs:torch.Tensor, targs:torch.Tensor, tta:bool|str=False) -> dict:
+    "Accuracy, macro F1, expected calibration error (15 bins), per-emotion precision/recall/F1 and confusion matrix of predicted `probs` against `targs`"
     from sklearn.metrics import classification_report, confusion_matrix, f1_score
     pred, targ = probs.argmax(1).numpy(), targs.numpy()
     labels = list(range(len(EMOTIONS)))
     rep = classification_report(targ, pred, labels=labels, target_names=list(EMOTIONS), output_dict=True, zero_division=0)
     return dict(n=len(targ), accuracy=float((pred==targ).mean()), f1_macro=float(f1_score(targ, pred, labels=labels, average='macro')),
-                tta=tta, per_class={e: {k: rep[e][k] for k in ('precision','recall','f1-score','support')} for e in EMOTIONS},
+                ece=calibration_error(probs, targs), tta=tta, per_class={e: {k: rep[e][k] for k in ('precision','recall','f1-score','support')} for e in EMOTIONS},
                 confusion=confusion_matrix(targ, pred, labels=labels).tolist())
 
-def evaluate(learn:Learner, dl=None, tta:bool=False) -> dict:
-    "`fer_scores` of `learn` on `dl` (default: valid), optionally with test-time augmentation"
+TTA_MODES = ('fastai', 'flip', 'crop10')
+
+def tta_views(x:torch.Tensor, mode:str='flip', crop:float=0.9) -> list:
+    "The views of a batch of faces that `mode` averages over: the faces and their mirror images ('flip'), and those of the centre and four corner crops of `crop` of the side, each resized back ('crop10', as the FER2013 papers test)"
+    if mode=='flip': return [x, x.flip(-1)]
+    if mode!='crop10': raise ValueError(f"tta={mode!r}: give one of {', '.join(TTA_MODES)}")
+    s = x.shape[-1]; c = int(round(s*crop)); o = s-c
+    crops = [x[..., i:i+c, j:j+c] for i, j in ((o//2, o//2), (0, 0), (0, o), (o, 0), (o, o))]
+    crops = [F.interpolate(v, size=(s, s), mode='bilinear', align_corners=False) for v in crops]
+    return crops + [v.flip(-1) for v in crops]
+
+def tta_preds(learn:Learner, dl, mode:str='flip') -> tuple:
+    "(probabilities averaged over `tta_views`, targets) of `learn`'s model on `dl`"
+    model, probs, targs = learn.model.eval(), [], []
+    act = getattr(learn.loss_func, 'activation', partial(F.softmax, dim=-1))
+    with torch.no_grad():
+        for xb, yb in dl:
+            probs.append(torch.stack([act(model(v)).float() for v in tta_views(xb, mode)]).mean(0).cpu()); targs.append(yb.cpu())
+    return torch.cat(probs), torch.cat(targs).as_subclass(torch.Tensor)
+
+def evaluate(learn:Learner, dl=None, tta:bool|str=False) -> dict:
+    "`fer_scores` of `learn` on `dl` (default: valid), optionally with test-time augmentation: fastai's (`tta=True` or 'fastai': random training augmentations), 'flip' or 'crop10' (`tta_views`)"
     dl = ifnone(dl, learn.dls.valid)
-    probs, targs = learn.tta(dl=dl) if tta else learn.get_preds(dl=dl)
-    return fer_scores(probs, targs, tta)
+    if tta is True: tta = 'fastai'
+    if tta=='fastai': probs, targs = learn.tta(dl=dl)
+    elif tta: probs, targs = tta_preds(learn, dl, tta)
+    else: probs, targs = learn.get_preds(dl=dl)
+    return fer_scores(probs, targs.as_subclass(torch.Tensor), tta)
+
+def fit_temperature(logits:torch.Tensor, targs:torch.Tensor) -> float:
+    "The temperature T that makes softmax(`logits`/T) most likely on `targs` (Guo et al. 2017): fit it on faces the model neither trained nor was selected on"
+    log_t = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn='strong_wolfe')
+    logits, targs = logits.detach().float(), targs.long()
+    def nll():
+        opt.zero_grad(); loss = F.cross_entropy(logits/log_t.exp(), targs); loss.backward(); return loss
+    opt.step(nll)
+    return float(log_t.exp())
 
 def report_table(res:dict) -> pd.DataFrame:
     "The per-emotion part of `evaluate`'s result as a table"

@@ -16,8 +16,9 @@ from .weights import *
 from .weights import _hub_offline_if_unreachable, _no_weights, _tv_body_state_dict
 
 # %% auto #0
-__all__ = ['HEAD_KWARGS', 'has_depthwise', 'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem', 'fit_to_device',
-           'fer_learner', 'load_fer_learner', 'faces_dl', 'learner_faces', 'predict_emotions', 'ALIASES', 'get_arch',
+__all__ = ['PRECISIONS', 'HEAD_KWARGS', 'has_depthwise', 'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem',
+           'bf16_native', 'BF16OnCPU', 'fit_to_device', 'fer_learner', 'LineProgress', 'plain_progress',
+           'load_fer_learner', 'faces_dl', 'learner_faces', 'predict_emotions', 'ALIASES', 'get_arch',
            'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'fer_scores', 'evaluate', 'report_table',
            'plot_history', 'plot_confusion', 'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'RUN_STATE',
            'read_run', 'CheckpointEpochs', 'fine_tune_staged', 'check_recipe', 'check_trainable', 'write_run',
@@ -68,11 +69,33 @@ class FrozenStem(Callback):
     def __init__(self, names:list): self.names = names
     def before_fit(self): freeze_modules(self.learn.model, self.names)
 
-def fit_to_device(learn:Learner) -> Learner:
-    "On a GPU, mixed precision and channels_last; on a CPU, channels_last for nets with depthwise convolutions, and glibc keeping freed memory"
-    if getattr(learn.dls.device, 'type', None)=='cuda': return learn.to_fp16().to_channelslast()
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+
+def bf16_native() -> bool:
+    "Whether this CPU computes in bfloat16 itself (AMX tiles or AVX512-BF16: Intel Xeon 4th generation on, AMD Zen 4 on), where bf16 steps run about twice as fast as float32"
+    return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_amx_tile_supported', '_is_avx512_bf16_supported'))
+
+class BF16OnCPU(Callback):
+    "Mixed precision on a CPU: the forward pass and the loss under `torch.autocast('cpu', torch.bfloat16)`, weights, gradients and optimizer in float32"
+    order = 10
+    def before_batch(self): self.ctx = torch.autocast('cpu', dtype=torch.bfloat16); self.ctx.__enter__()
+    def after_pred(self): self.learn.pred = to_float(self.pred)
+    def after_loss(self):
+        if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
+    after_batch = after_cancel_batch = after_loss   # (a batch cancelled before its loss leaves autocast too)
+
+def fit_to_device(learn:Learner, precision:str=None) -> Learner:
+    "Mixed `precision` (default: fp16 on a GPU, fp32 on a CPU; bf16 on either) with channels_last memory; on a CPU in float32, channels_last for nets with depthwise convolutions, and glibc keeping freed memory"
+    cuda = getattr(learn.dls.device, 'type', None)=='cuda'
+    precision = ifnone(precision, 'fp16' if cuda else 'fp32')
+    if precision not in PRECISIONS: raise ValueError(f"precision={precision!r}: give one of {', '.join(PRECISIONS)}")
+    learn.precision = precision
+    if cuda: learn.to_channelslast(use_amp=precision!='fp32', amp_mode=precision); return learn
+    if precision=='fp16': raise ValueError("precision='fp16' (mixed float16) needs a GPU: on a CPU give bf16 (fastest where the CPU has AMX or AVX512-BF16) or fp32")
     reuse_freed_memory()
-    return learn.to_channelslast(use_amp=False) if has_depthwise(learn.model) else learn   # oneDNN's depthwise kernels want NHWC
+    if precision=='bf16': learn.add_cb(BF16OnCPU())
+    if precision=='bf16' or has_depthwise(learn.model): learn.to_channelslast(use_amp=False)   # oneDNN's AMX and depthwise kernels want NHWC
+    return learn
 
 # the arguments of `vision_learner` that shape the model: a saved model's config.json records them to build it again
 HEAD_KWARGS = ('n_in', 'cut', 'concat_pool', 'pool', 'lin_ftrs', 'ps', 'first_bn', 'bn_final', 'lin_first', 'y_range')
@@ -85,8 +108,8 @@ def _from_body(learn, state_dict:dict, stats):
 
 @delegates(vision_learner)
 def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights:str|Path=None, label_smoothing:float=0.,
-                class_weighted:bool=False, frozen_stem:bool=False, metrics=None, **kwargs) -> Learner:
-    "A fastai `Learner` for FER: torchvision or timm `arch` with ImageNet weights from the hub or the file `weights`, or 'fer2013': the shipped FER model's body"
+                class_weighted:bool=False, frozen_stem:bool=False, metrics=None, precision:str=None, mixup:float=0., **kwargs) -> Learner:
+    "A fastai `Learner` for FER: torchvision or timm `arch` (or one of `fer_fastai.nets`) with ImageNet weights from the hub or the file `weights`, or 'fer2013': the shipped FER model's body; trained in `precision` (`fit_to_device`), with fastai's `MixUp(mixup)` if `mixup`"
     if arch=='fer2013':
         from fer_fastai.modelfile import SHIPPED, read_config, body_state_dict
         cfg = read_config(SHIPPED)
@@ -119,12 +142,34 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
     if not dls.after_batch.fs.filter(risinstance(Normalize)):   # from scratch: normalise by the data's own statistics
         x = dls.fer.x[dls.fer.idxs('Training')[:5000]]/255 if hasattr(dls, 'fer') else dls.one_batch()[0]
         dls.add_tfms([Normalize.from_stats([float(x.mean())]*3, [float(x.std())]*3)], 'after_batch')
-    learn = fit_to_device(learn)
+    learn = fit_to_device(learn, precision)
+    if mixup: learn.add_cb(MixUp(mixup))
     if frozen_stem:
         if not getattr(learn, 'pretrained', False): raise ValueError("frozen_stem keeps pretrained layers as they are: it needs pretrained weights")
         learn.add_cb(FrozenStem(stem_modules(learn.model)))
     learn.arch_name, learn.fer_head = name, {k: kwargs[k] for k in HEAD_KWARGS if k in kwargs}
     return learn
+
+# %% ../nbs/02_learner.ipynb #g01
+class LineProgress(Callback):
+    "fastai's progress for output that is not a terminal: no bars, the header and then each epoch's line of the table, printed as the epoch ends"
+    order, name = 60, 'progress'   # (in ProgressCallback's place: `learn.no_bar()` takes it out the same way)
+    def before_fit(self):
+        self.old_logger = self.learn.logger
+        if self.learn.logger is not noop:
+            self.learn.logger = self._line
+            self._line(self.recorder.metric_names)
+    def _line(self, log): print('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log), flush=True)
+    def after_fit(self): self.learn.logger = self.old_logger
+
+def plain_progress(stream=None) -> bool:
+    "If `stream` (default: stdout) is not a terminal and this is not a notebook, use `LineProgress` instead of fastai's bars in every learner made from now on, and silence fastprogress's own; True if it did"
+    import fastprogress.fastprogress as fp
+    stream = ifnone(stream, sys.stdout)
+    if fp.IN_NOTEBOOK or getattr(stream, 'isatty', lambda: False)(): return False
+    fp.NO_BAR = True
+    defaults.callbacks = [LineProgress if c is ProgressCallback else c for c in defaults.callbacks]
+    return True
 
 # %% ../nbs/02_learner.ipynb #c029
 def load_fer_learner(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner:

@@ -60,7 +60,11 @@ def _model_card(cfg:dict) -> str:
              f"Classes: {', '.join(cfg['classes'])}. Input: grey faces resized to {cfg['size']} px. Trained with "
              f"[fer_fastai](https://github.com/fer-fastai/fer_fastai) {cfg['fer_fastai_version']}.", '',
              "```python\nfrom fer_fastai.modelfile import load_fer_model\nlearn = load_fer_model('path/to/this/folder')\n```"]
-    if s: lines += ['', '| split | accuracy | macro F1 |', '|---|---|---|'] + [f"| {k} | {v['accuracy']:.1%} | {v['f1_macro']:.3f} |" for k, v in s.items()]
+    if s: lines += ['', '| split | accuracy | macro F1 | calibration error (ECE) |', '|---|---|---|---|'] + [
+        f"| {k} | {v['accuracy']:.1%} | {v['f1_macro']:.3f} | {v['ece']:.3f} |" if 'ece' in v else f"| {k} | {v['accuracy']:.1%} | {v['f1_macro']:.3f} | |" for k, v in s.items()]
+    if c := cfg.get('calibration'):
+        lines += ['', f"Probabilities calibrated by temperature {c['temperature']:.3f} (folded into the last layer), fitted on {c['fitted_on']}."]
+    if cmd := cfg.get('recipe', {}).get('command'): lines += ['', 'Trained by', '', f"```sh\n{cmd}\n```"]
     return '\n'.join(lines) + '\n'
 
 def reads_faces(dls) -> bool:
@@ -68,8 +72,8 @@ def reads_faces(dls) -> bool:
     tls = getattr(getattr(dls.valid, 'dataset', None), 'tls', None)
     return bool(tls) and any(isinstance(t, FerFace) for t in tls[0].tfms.fs)
 
-def save_fer_model(learn:Learner, path, half:bool=False, recipe:dict=None, scores:dict=None, source=None) -> Path:
-    "Write `learn` as a model folder at `path`: model.safetensors (float16 if `half`), config.json, README.md"
+def save_fer_model(learn:Learner, path, half:bool=False, recipe:dict=None, scores:dict=None, source=None, calibration:dict=None) -> Path:
+    "Write `learn` as a model folder at `path`: model.safetensors (float16 if `half`), config.json (with `recipe`, `scores` and `calibration`), README.md"
     if not reads_faces(learn.dls):
         raise ValueError("a model folder describes a model that reads faces as FER's DataLoaders do (fer_dls, grey faces); these "
                          "DataLoaders read other images: keep the weights with learn.save, or the whole learner with learn.export")
@@ -81,6 +85,7 @@ def save_fer_model(learn:Learner, path, half:bool=False, recipe:dict=None, score
                library='torchvision' if callable(get_arch(name)) else 'timm', size=input_size(learn), classes=list(map(str, learn.dls.vocab)),
                normalize=dict(mean=stats[0], std=stats[1]) if stats else None, head=getattr(learn, 'fer_head', {}),
                aug=getattr(learn.dls, 'fer_aug', True), dtype='float16' if half else 'float32', recipe=recipe or {}, scores=scores or {})
+    if calibration: cfg['calibration'] = calibration
     if isinstance(source, FerData):   # faces in memory (a subset, say): what they came from, and how many
         cfg['train_source'] = dict(name=Path(source.source).name if source.source else None, faces=len(source))
     elif source is not None and Path(source).exists():

@@ -15,7 +15,8 @@ import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
 from fastai.distributed import *
 from .data import *
-from .learner import fer_learner
+from .learner import fer_learner, PRECISIONS
+from .nets import FER_NETS
 from .evaluate import evaluate, plot_history, plot_confusion
 
 # %% auto #0
@@ -182,6 +183,11 @@ def check_recipe(r:Recipe):
             raise ValueError(f"{name}={v!r} cannot train: give a whole number of at least {lo}" + (' (the side of the square input, in pixels)' if name=='size' else ''))
     if r.epochs + r.freeze_epochs == 0: raise ValueError("epochs=0 and freeze_epochs=0: nothing to train; give at least one epoch")
     if r.frozen_stem and not r.pretrained: raise ValueError("frozen_stem keeps the pretrained stem as it is: it cannot go with pretrained=False (--no-pretrained)")
+    if r.pretrained and r.arch in FER_NETS: raise ValueError(f"{r.arch} is one of fer_fastai's nets, trained from scratch on faces: it has no ImageNet weights; give pretrained=False (--no-pretrained)")
+    for name, lo, hi in (('mixup', 0, None), ('erase', 0, 1), ('holdout', 0, 0.5), ('label_smoothing', 0, 1)):
+        v = getattr(r, name)
+        if not 0 <= v or (hi is not None and v > hi): raise ValueError(f"{name}={v!r} is out of range: give a number from {lo} to {hi or 'any'}")
+    if r.precision is not None and r.precision not in PRECISIONS: raise ValueError(f"precision={r.precision!r}: give one of {', '.join(PRECISIONS)}")
 
 def check_trainable(dls):
     "Stop before training on data that cannot train: fewer training faces than a batch, one emotion only, no validation faces"
@@ -215,11 +221,12 @@ def _settings(recipe:dict) -> tuple:
 
 def _learner(source, r:Recipe, kw:dict, out:Path, device) -> Learner:
     "The run's learner, writing into `out`, on `source`'s faces read as `r` reads them"
-    dkw = dict(bs=r.bs, size=r.size, seed=r.seed, max_per_class=r.max_per_class, device=device)
+    dkw = dict(bs=r.bs, size=r.size, seed=r.seed, max_per_class=r.max_per_class, erase=r.erase, holdout=r.holdout, device=device)
     dls = rank0_first(fer_dls, source, **dkw) if launched() else fer_dls(source, **dkw)
     check_trainable(dls)
+    if r.wd is not None: kw = dict(kw, wd=r.wd)
     return fer_learner(dls, r.arch, pretrained=r.pretrained, weights=r.weights, label_smoothing=r.label_smoothing, class_weighted=r.class_weighted,
-                       frozen_stem=r.frozen_stem, path=out, **kw)
+                       frozen_stem=r.frozen_stem, precision=r.precision, mixup=r.mixup, path=out, **kw)
 
 def _train(source, recipe:dict, out:Path, resume:bool, show:bool, device) -> tuple:
     "The run `train_fer` and `resume_fer` start: `recipe` is the run's settings as its state keeps them"

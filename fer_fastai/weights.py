@@ -13,6 +13,7 @@ from pathlib import Path
 import torch, timm
 from fastai.vision.all import *
 from .data import fer_cache_dir
+import fer_fastai.nets   # registers fer_fastai's own nets (fer_vgg_s, ...) with timm, so their names build like any timm name
 
 # %% auto #0
 __all__ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5']

@@ -153,3 +153,31 @@ def test_fer_train_refuses_what_cannot_train(tmp_path):
     r = run('fer-train', one, '--arch', 'resnet18', '--no-pretrained', '--bs', '8', '--out', tmp_path/'run')
     assert r.returncode == 1 and 'are all Happy: a classifier needs two emotions or more' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-1500:]
     assert not (tmp_path/'run'/'model.safetensors').exists()
+
+def test_fer_ship_and_evaluate_with_calibration(tmp_path):
+    """fer-train with --holdout, then fer-ship: a float16 folder whose config holds the temperature and the scores that fer-evaluate
+    gives it (plain and flip TTA), and ECE in fer-evaluate's JSON; a run without held-back faces is refused with the fix"""
+    src = synth_fer(tmp_path/'f.csv', n_per_class=12)
+    r = run('fer-train', src, '--arch', 'fer_vgg_s', '--no-pretrained', '--epochs', '2', '--lr', '3e-3', '--bs', '16', '--holdout', '0.1',
+            '--precision', 'bf16', '--mixup', '0.2', '--erase', '0.3', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-2000:]
+    # output to a pipe: no progress-bar frames, the epoch table one line an epoch
+    assert '\r' not in r.stdout + r.stderr and '█' not in r.stdout + r.stderr, r.stdout[:500]
+    epochs = [l.split()[0] for l in r.stdout.splitlines() if l[:1].isdigit()]
+    assert epochs == ['0', '1'], r.stdout
+    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    assert (m['holdout'], m['precision'], m['mixup'], m['erase']) == (0.1, 'bf16', 0.2, 0.3)
+    assert m['n_train'] == 84 - round(0.1*84)                        # 12 faces x 7 emotions, less the held-back tenth
+    r = run('fer-ship', tmp_path/'run', tmp_path/'shipped')
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = json.loads((tmp_path/'shipped'/'config.json').read_text())
+    assert cfg['dtype'] == 'float16' and cfg['calibration']['temperature'] > 0 and 'temperature' in r.stdout
+    for tta, key in ((None, 'PublicTest'), ('flip', 'PublicTest_flip')):
+        r = run('fer-evaluate', src, '--model', tmp_path/'shipped', *(['--tta', tta] if tta else []), '--json-out', tmp_path/'ev.json')
+        assert r.returncode == 0, r.stderr[-2000:]
+        ev = json.loads((tmp_path/'ev.json').read_text())
+        assert abs(ev['accuracy'] - cfg['scores'][key]['accuracy']) < 1e-4 and abs(ev['ece'] - cfg['scores'][key]['ece']) < 1e-4
+        assert 'calibration error (ECE, 15 bins)' in r.stdout and '\r' not in r.stdout + r.stderr and '█' not in r.stdout + r.stderr
+    train_small(src, tmp_path/'all')
+    r = run('fer-ship', tmp_path/'all', tmp_path/'x')
+    assert r.returncode == 1 and '--holdout 0.05' in r.stderr and 'Traceback' not in r.stderr
