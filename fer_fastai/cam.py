@@ -10,17 +10,19 @@ from .core import *
 import numpy as np, torch, torch.nn.functional as F
 from torch import nn
 from fastai.vision.all import *
-from fastai.callback.hook import Hook
+from fastai.callback.hook import Hook, Hooks
 from .data import *
 from .learner import learner_faces
+from .nets import FerEnsemble
 
 # %% auto #0
 __all__ = ['CAM_METHODS', 'default_layer', 'CamMethod', 'GradCAM', 'GradCAMPlusPlus', 'cam_method', 'grad_cam', 'cam_upsample',
            'n_hooks', 'head_affine', 'CAM', 'cam', 'cam_overlay', 'show_cam', 'cam_grid', 'cam_emotions', 'cam_figure']
 
 # %% ../nbs/03_cam.ipynb #c007
-def default_layer(learn) -> nn.Module:
-    "The body of a fastai vision model: its output is the last convolutional block's"
+def default_layer(learn) -> nn.Module|list:
+    "The body of a fastai vision model: its output is the last convolutional block's; of an ensemble, each member's body"
+    if isinstance(learn.model, FerEnsemble): return [m[0] for m in learn.model.members]
     return learn.model[0]
 
 def _classes(out:torch.Tensor, target) -> torch.Tensor:
@@ -33,15 +35,18 @@ class CamMethod:
     def weights(self, a:torch.Tensor, g:torch.Tensor) -> torch.Tensor:
         "Weights (bs,k) of the layer's maps `a` (bs,k,h,w) from their gradients `g`"
         raise NotImplementedError
-    def __call__(self, learn, xb:torch.Tensor, target=None, layer:nn.Module=None) -> tuple:
+    def __call__(self, learn, xb:torch.Tensor, target=None, layer:nn.Module|list=None) -> tuple:
         model, layer = learn.model.eval(), ifnone(layer, default_layer(learn))
+        layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
         xb = xb.as_subclass(torch.Tensor).to(one_param(model).device).requires_grad_(True)   # a frozen body still gets gradients
-        with Hook(layer, lambda m,i,o: o, detach=False) as h, torch.enable_grad():
+        with Hooks(layers, lambda m,i,o: o, detach=False) as hs, torch.enable_grad():
             out = model(xb).as_subclass(torch.Tensor)
             cls = _classes(out, target)
-            g, = torch.autograd.grad(out.gather(1, cls[:,None]).sum(), h.stored)   # the layer's gradient only: parameters untouched
-        a = h.stored.detach()
-        return F.relu((self.weights(a, g)[...,None,None]*a).sum(1)), cls
+            gs = torch.autograd.grad(out.gather(1, cls[:,None]).sum(), hs.stored)   # the layers' gradients only: parameters untouched
+        maps = [F.relu((self.weights(a.detach(), g)[...,None,None]*a.detach()).sum(1)) for a, g in zip(hs.stored, gs)]
+        if len(maps)==1: return maps[0], cls
+        side = max(m.shape[-1] for m in maps)   # several layers (an ensemble's members): each map scaled to 0-1 at the largest size, then averaged
+        return torch.stack([cam_upsample(m, (side, side)) for m in maps]).mean(0), cls
     def __repr__(self): return f'{type(self).__name__}()'
 
 class GradCAM(CamMethod):
@@ -108,6 +113,7 @@ class CAM(CamMethod):
     name = 'CAM'
     def __call__(self, learn, xb:torch.Tensor, target=None, layer:nn.Module=None) -> tuple:
         model = learn.model.eval()
+        if isinstance(model, FerEnsemble): raise ValueError("plain CAM folds one net's head into its body's maps, and an ensemble has several: use method='gradcam'")
         if layer is not None and layer is not model[0]: raise ValueError("plain CAM reads the body's output only: give no layer, or use method='gradcam'")
         W, _ = head_affine(model[1])
         with torch.no_grad():

@@ -158,7 +158,8 @@ def fer_evaluate(source:Annotated[str, '[MODEL] SOURCE: the FER source holding t
         res = evaluate(learn, fer_test_dl(learn.dls, source=source, split=split), tta=tta)
     res |= dict(model=str(model or 'shipped'), source=str(source), split=split)
     print(f"{split} of {source}: {res['n']} faces, accuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f}, "
-          f"calibration error (ECE, 15 bins) {res['ece']:.4f}{f' (TTA: {tta})' if tta else ''}")
+          f"calibration error (ECE, 15 bins) {res['ece']:.4f}" + (f" ({res['ece_uncalibrated']:.4f} without its temperature)" if 'ece_uncalibrated' in res else '')
+          + (f' (TTA: {tta})' if tta else ''))
     print(report_table(res).round(3).to_string())
     print('confusion (rows: true, columns: predicted)')
     print(pd.DataFrame(res['confusion'], index=list(EMOTIONS), columns=[e[:4] for e in EMOTIONS]).to_string())
@@ -302,14 +303,15 @@ def fer_convert(model:str, # a fastai export (.pkl) you trust: it is unpickled, 
     with user_errors(): print(f'wrote {convert_model(model, ifnone(out, Path(model).with_suffix("")), half=half)}/')
 
 @call_parse
-def fer_ship(run:str, # the folder of a finished fer-train run, trained with --holdout
-             out:str, # the model folder to write (fer_fastai/pretrained/fer2013: the model inside the package)
-             source:str=None, # where the run's FER source is now, if it moved
+def fer_ship(runs:Annotated[str, 'the folders of finished fer-train runs, trained with --holdout (several: one ensemble)', dict(nargs='+')],
+             out:str=None, # the model folder to write (fer_fastai/pretrained/fer2013: the model inside the package)
+             source:str=None, # where the runs' FER source is now, if it moved
              splits:str='PublicTest'): # the splits to score, comma-separated
-    "Make a finished run a model to hand out: probabilities calibrated on its held-back faces, float16 weights, scores (plain, flip, ten crops; ECE before and after) in config.json and the model card"
+    "Make finished runs a model to hand out: probabilities calibrated on their held-back faces, float16 weights, scores (plain, flip, ten crops; ECE before and after) in config.json and the model card"
     _plain_progress()
+    if out is None: raise CliError("give the model folder to write: --out DIR")
     from fer_fastai.ship import ship_model
-    with user_errors(): cfg = ship_model(run, out, source=source, splits=tuple(splits.split(',')))
+    with user_errors(): cfg = ship_model(runs if len(runs) > 1 else runs[0], out, source=source, splits=tuple(splits.split(',')))
     for k, v in cfg['scores'].items(): print(f"{k}: accuracy {v['accuracy']:.4f}, macro F1 {v['f1_macro']:.4f}, ECE {v['ece']:.4f}")
     print(f"temperature {cfg['calibration']['temperature']} (ECE on the held-back faces {cfg['calibration']['ece_holdout']['before']} -> "
           f"{cfg['calibration']['ece_holdout']['after']}); wrote {out}/")

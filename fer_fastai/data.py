@@ -622,7 +622,7 @@ def fer_dls(source, bs:int=64, size:int=FACE_SIZE, valid:str='PublicTest', valid
 def fer_test_dl(dls:DataLoaders, source=None, split:str='PrivateTest', idxs=None, **kwargs) -> TfmdDL:
     "A labelled DataLoader of `split` of `source` (default: the data of `dls`; a path or `FerData`), or of its rows `idxs`, with the validation transforms of `dls`"
     data = dls.fer if source is None else read_fer(source)
-    if idxs is not None: split = f'{len(idxs)} given rows'
+    if idxs is not None and not len(idxs): raise FerError(f"no rows of {data.source} given: pass the rows to score (idxs), or a split")
     idxs = data.idxs(split) if idxs is None else np.asarray(idxs)
     if not len(idxs):
         raise FerError(f"{data.source} has no {split} rows (it has {', '.join(data.splits)}); pass a source with {split} rows or another split")

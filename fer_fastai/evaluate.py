@@ -8,7 +8,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/evaluate.html.md"""
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from fastai.learner import Learner
-from fastcore.basics import ifnone
+from fastcore.basics import ifnone, noop
 from functools import partial
 import torch.nn.functional as F
 from .core import *
@@ -58,13 +58,18 @@ def tta_preds(learn:Learner, dl, mode:str='flip') -> tuple:
     return torch.cat(probs), torch.cat(targs).as_subclass(torch.Tensor)
 
 def evaluate(learn:Learner, dl=None, tta:bool|str=False) -> dict:
-    "`fer_scores` of `learn` on `dl` (default: valid), optionally with test-time augmentation: fastai's (`tta=True` or 'fastai': random training augmentations), 'flip' or 'crop10' (`tta_views`)"
+    "`fer_scores` of `learn` on `dl` (default: valid), optionally with test-time augmentation: fastai's (`tta=True` or 'fastai': random training augmentations), 'flip' or 'crop10' (`tta_views`); for a calibrated model folder, also the calibration error without its temperature (`ece_uncalibrated`)"
     dl = ifnone(dl, learn.dls.valid)
     if tta is True: tta = 'fastai'
+    t = (getattr(learn, 'fer_config', None) or {}).get('calibration', {}).get('temperature')
     if tta=='fastai': probs, targs = learn.tta(dl=dl)
     elif tta: probs, targs = tta_preds(learn, dl, tta)
-    else: probs, targs = learn.get_preds(dl=dl)
-    return fer_scores(probs, targs.as_subclass(torch.Tensor), tta)
+    else:
+        logits, targs = learn.get_preds(dl=dl, act=noop)
+        probs = F.softmax(logits.float(), 1)
+    res = fer_scores(probs, targs.as_subclass(torch.Tensor), tta)
+    if t and not tta: res['ece_uncalibrated'] = calibration_error(F.softmax(logits.float()*t, 1), targs.as_subclass(torch.Tensor))   # the folded temperature undone
+    return res
 
 def fit_temperature(logits:torch.Tensor, targs:torch.Tensor) -> float:
     "The temperature T that makes softmax(`logits`/T) most likely on `targs` (Guo et al. 2017): fit it on faces the model neither trained nor was selected on"
@@ -74,7 +79,7 @@ def fit_temperature(logits:torch.Tensor, targs:torch.Tensor) -> float:
     def nll():
         opt.zero_grad(); loss = F.cross_entropy(logits/log_t.exp(), targs); loss.backward(); return loss
     opt.step(nll)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())
 
 def report_table(res:dict) -> pd.DataFrame:
     "The per-emotion part of `evaluate`'s result as a table"

@@ -7,7 +7,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/learner.html.md"""
 # %% ../nbs/02_learner.ipynb #c004
 from __future__ import annotations
 from .core import *
-import os, sys
+import os, sys, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
@@ -93,7 +93,9 @@ def fit_to_device(learn:Learner, precision:str=None) -> Learner:
     if cuda: learn.to_channelslast(use_amp=precision!='fp32', amp_mode=precision); return learn
     if precision=='fp16': raise ValueError("precision='fp16' (mixed float16) needs a GPU: on a CPU give bf16 (fastest where the CPU has AMX or AVX512-BF16) or fp32")
     reuse_freed_memory()
-    if precision=='bf16': learn.add_cb(BF16OnCPU())
+    if precision=='bf16':
+        if not bf16_native(): warnings.warn("this CPU has neither AMX nor AVX512-BF16: bf16 steps are emulated and run slower than fp32; give precision='fp32'")
+        learn.add_cb(BF16OnCPU())
     if precision=='bf16' or has_depthwise(learn.model): learn.to_channelslast(use_amp=False)   # oneDNN's AMX and depthwise kernels want NHWC
     return learn
 

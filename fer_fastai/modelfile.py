@@ -15,17 +15,18 @@ import fer_fastai
 from .core import *
 from .data import *
 from .weights import get_arch
+from .nets import FerEnsemble
 from .learner import fit_to_device, learner_faces, predict_emotions
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'SHIPPED', 'UnsafeModelError', 'norm_stats', 'input_size',
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'SHIPPED', 'ENSEMBLE', 'UnsafeModelError', 'norm_stats', 'input_size',
            'recipe_of', 'source_sha256', 'reads_faces', 'save_fer_model', 'read_config', 'load_weights',
-           'load_fer_model', 'body_state_dict', 'convert_model']
+           'load_fer_model', 'config_learner', 'model_from_config', 'body_state_dict', 'convert_model']
 
 # %% ../nbs/02a_modelfile.ipynb #c007
 FORMAT, FORMAT_VERSION = 'fer_fastai', 1
 CONFIG, WEIGHTS = 'config.json', 'model.safetensors'
-SHIPPED = Path(fer_fastai.__file__).parent/'pretrained'/'fer2013_lite0'   # the FER2013 model in the package
+SHIPPED = Path(fer_fastai.__file__).parent/'pretrained'/'fer2013'   # the FER2013 model in the package
 
 class UnsafeModelError(ValueError):
     "A pickled model that was not trusted: loading it would run whatever code it holds"
@@ -86,6 +87,7 @@ def save_fer_model(learn:Learner, path, half:bool=False, recipe:dict=None, score
                normalize=dict(mean=stats[0], std=stats[1]) if stats else None, head=getattr(learn, 'fer_head', {}),
                aug=getattr(learn.dls, 'fer_aug', True), dtype='float16' if half else 'float32', recipe=recipe or {}, scores=scores or {})
     if calibration: cfg['calibration'] = calibration
+    if getattr(learn, 'fer_members', None): cfg |= dict(library='fer_fastai', members=learn.fer_members)   # an ensemble: each member's own config
     if isinstance(source, FerData):   # faces in memory (a subset, say): what they came from, and how many
         cfg['train_source'] = dict(name=Path(source.source).name if source.source else None, faces=len(source))
     elif source is not None and Path(source).exists():
@@ -146,15 +148,38 @@ def load_fer_model(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner
             return _load_pickle(path, cpu, trust_pickle)
         raise ValueError(f"{path} is neither a model folder nor a fastai export; give the folder fer-train wrote (config.json, model.safetensors)")
     cfg = read_config(path)
-    dls = _inference_dls(cfg, device='cpu' if cpu else default_device())
-    a = get_arch(cfg['arch'])
-    learn = vision_learner(dls, a, pretrained=False, normalize=False, n_out=len(cfg['classes']), **cfg.get('head', {}))
+    learn = config_learner(cfg, device='cpu' if cpu else default_device())
     sd = load_weights(path)
     try: learn.model.load_state_dict(sd)
     except RuntimeError as e: raise ValueError(f"{path/WEIGHTS} does not fit {cfg['arch']} with the head config.json describes: {str(e)[:300]}") from None
-    learn.model.to(dls.device)
-    learn.arch_name, learn.fer_config, learn.fer_head, learn.path = cfg['arch'], cfg, cfg.get('head', {}), path
+    learn.model.to(learn.dls.device)
+    learn.path = path
     return fit_to_device(learn)
+
+def config_learner(cfg:dict, device=None) -> Learner:
+    "A learner with the untrained model `cfg` describes (`model_from_config`) and its inference transforms, holding no data"
+    dls = _inference_dls(cfg, device=device)
+    if cfg['arch']==ENSEMBLE:
+        learn = Learner(dls, model_from_config(cfg), loss_func=CrossEntropyLossFlat(), metrics=[accuracy, F1Score(average='macro')])
+        learn.fer_members = cfg['members']
+    else: learn = vision_learner(dls, get_arch(cfg['arch']), pretrained=False, normalize=False, n_out=len(cfg['classes']), **cfg.get('head', {}))
+    learn.arch_name, learn.fer_config, learn.fer_head = cfg['arch'], cfg, cfg.get('head', {})
+    return learn
+
+ENSEMBLE = 'fer_ensemble'   # the arch of a folder that holds several models run as one (`FerEnsemble`)
+
+def _net(cfg:dict, n_out:int) -> nn.Module:
+    "The untrained model of a single model's config: fastai's body and head on its architecture, as `vision_learner` builds it"
+    a = get_arch(cfg['arch'])
+    if isinstance(a, str): return create_timm_model(a, n_out, pretrained=False, **cfg.get('head', {}))[0]
+    return create_vision_model(a, n_out, pretrained=False, **cfg.get('head', {}))
+
+def model_from_config(cfg:dict) -> nn.Module:
+    "The untrained model a config describes: one net, or a `FerEnsemble` of its `members` (each a config of its own)"
+    if cfg['arch'] != ENSEMBLE: return _net(cfg, len(cfg['classes']))
+    ms = cfg['members']
+    return FerEnsemble([_net(m, len(cfg['classes'])) for m in ms], [m['size'] for m in ms],
+                       [(m['normalize']['mean'], m['normalize']['std']) if m.get('normalize') else ([0.]*3, [1.]*3) for m in ms])
 
 def body_state_dict(path=SHIPPED) -> dict:
     "The body's weights (float32) of the model folder `path`: a start for fine-tuning on other faces or classes"

@@ -6,11 +6,11 @@ Docs: https://fer-fastai.github.io/fer_fastai/nets.html.md"""
 
 # %% ../nbs/01b_nets.ipynb #n04
 from __future__ import annotations
-import torch, torch.nn as nn
+import torch, torch.nn as nn, torch.nn.functional as F
 from timm.models import register_model
 
 # %% auto #0
-__all__ = ['FER_NETS', 'FerVGG', 'fer_vgg_s', 'fer_vgg_m', 'fer_vgg_l']
+__all__ = ['FER_NETS', 'FerVGG', 'fer_vgg_s', 'fer_vgg_m', 'fer_vgg_l', 'FerEnsemble']
 
 # %% ../nbs/01b_nets.ipynb #n07
 def _stage(c_in:int, c_out:int, n:int=2) -> nn.Sequential:
@@ -48,3 +48,19 @@ def fer_vgg_s(pretrained:bool=False, **kwargs) -> FerVGG: return _create('fer_vg
 def fer_vgg_m(pretrained:bool=False, **kwargs) -> FerVGG: return _create('fer_vgg_m', pretrained, **kwargs)
 @register_model
 def fer_vgg_l(pretrained:bool=False, **kwargs) -> FerVGG: return _create('fer_vgg_l', pretrained, **kwargs)
+
+# %% ../nbs/01b_nets.ipynb #e01
+class FerEnsemble(nn.Module):
+    "Models run as one: each member gets the faces (3 channels, 0-1) at its own size (`sizes`) and normalisation (`stats`: (mean, std) lists); the mean of their log-probabilities, divided by `temperature`, is the score"
+    def __init__(self, members:list, sizes:list, stats:list):
+        super().__init__()
+        self.members, self.sizes = nn.ModuleList(members), [int(s) for s in sizes]
+        self.register_buffer('mean', torch.tensor([m for m, s in stats], dtype=torch.float32)[..., None, None])   # (members, 3, 1, 1)
+        self.register_buffer('std', torch.tensor([s for m, s in stats], dtype=torch.float32)[..., None, None])
+        self.register_buffer('temperature', torch.ones(()))
+    def forward(self, x):
+        outs = []
+        for i, (m, s) in enumerate(zip(self.members, self.sizes)):
+            xi = x if x.shape[-1]==s else F.interpolate(x, size=(s, s), mode='bilinear', align_corners=True)
+            outs.append(F.log_softmax(m((xi - self.mean[i])/self.std[i]).float(), dim=1))
+        return torch.stack(outs).mean(0)/self.temperature

@@ -13,17 +13,19 @@ import numpy as np, pandas as pd, torch, torch.nn as nn
 import torch.nn.functional as F
 from fastai.vision.all import *
 from .core import *
-from .data import fer_test_dl, holdout_idxs
+from .data import read_fer, fer_test_dl, holdout_idxs
 from .evaluate import evaluate, fit_temperature, calibration_error
-from .modelfile import save_fer_model, load_fer_model, recipe_of, read_config
-from .train import load_run
+from .modelfile import save_fer_model, load_fer_model, load_weights, recipe_of, read_config, config_learner, ENSEMBLE
+from .nets import FerEnsemble
+from .train import read_run
 
 # %% auto #0
 __all__ = ['fold_temperature', 'train_command', 'ship_model']
 
 # %% ../nbs/02d_ship.ipynb #s07
 def fold_temperature(model:nn.Module, t:float) -> nn.Module:
-    "Divide `model`'s scores by the temperature `t` for good: its last linear layer's weights and bias scaled by 1/`t`"
+    "Divide `model`'s scores by the temperature `t` for good: its last linear layer's weights and bias scaled by 1/`t` (an ensemble's own temperature multiplied by `t`)"
+    if isinstance(model, FerEnsemble): model.temperature.mul_(t); return model
     last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     with torch.no_grad():
         last.weight.div_(t)
@@ -48,35 +50,51 @@ def _brief(r:dict) -> dict:
     return dict(n=r['n'], accuracy=round(r['accuracy'], 4), f1_macro=round(r['f1_macro'], 4), ece=round(r['ece'], 4),
                 f1={e: round(v['f1-score'], 4) for e, v in r['per_class'].items()})
 
-def ship_model(run, out, source=None, splits=('PublicTest',), tta=('flip', 'crop10')) -> dict:
-    "Write the finished run `run` (fer-train's out) as the model folder `out`: calibrated on the faces its recipe held back, float16, scored on `splits` plain and with each of `tta`; returns config.json's content"
-    run, out = Path(run), Path(out)
-    learn, m = load_run(run, source)
-    if not m.get('holdout'):
-        raise FerError(f"{run} was trained on all of Training: no faces are left to calibrate on that the model neither trained on nor was "
-                       "selected on; train it again with --holdout 0.05")
-    data = learn.dls.fer
-    held = holdout_idxs(data, m['holdout'], seed=ifnone(m['seed'], 42))
+def _member(run:Path) -> tuple:
+    "(config of the finished fer-train run `run` as an ensemble member records it, with its recipe, command and minutes; its metrics.json)"
+    state = read_run(run)
+    if not state.get('finished'): raise FerError(f"{run}'s run has not finished: finish it with `fer-train --resume {run}` before shipping it")
+    m, cfg = json.loads((run/'metrics.json').read_text()), read_config(run)
+    hist = pd.read_csv(run/'history.csv')
+    src = Path(m['source']).name if m.get('source') else 'fer2013.csv'
+    cfg['recipe'] = recipe_of(m) | dict(command=train_command(m, src, run), minutes=round(m['train_seconds']/60, 1), epochs_table=hist.round(4).to_dict('records'))
+    return {k: v for k, v in cfg.items() if k not in ('format', 'format_version', 'fer_fastai_version', 'dtype', 'calibration')}, m
+
+def ship_model(runs, out, source=None, splits=('PublicTest',), tta=('flip', 'crop10')) -> dict:
+    "Write the finished run `runs` (fer-train's out), or several as one `FerEnsemble`, as the model folder `out`: calibrated on the faces their recipes held back, float16, scored on `splits` plain and with each of `tta`; returns config.json's content"
+    runs, out = [Path(r) for r in (runs if isinstance(runs, (list, tuple)) else [runs])], Path(out)
+    members = [_member(r) for r in runs]
+    ms = [m for _, m in members]
+    if not all(m.get('holdout') for m in ms):
+        raise FerError(f"{', '.join(str(r) for r, m in zip(runs, ms) if not m.get('holdout'))} trained on all of Training: no faces are left to "
+                       "calibrate on that the model neither trained on nor was selected on; train it again with --holdout 0.05")
+    if len({(m['holdout'], m['seed']) for m in ms}) > 1:
+        raise FerError(f"the runs held back different faces (holdout, seed: {[(m['holdout'], m['seed']) for m in ms]}): train the members with the same --holdout and --seed")
+    if len({c.get('train_source', {}).get('sha256') for c, _ in members}) > 1:
+        raise FerError(f"the runs trained on different files ({[c.get('train_source') for c, _ in members]}): train the members on the same FER source")
+    data = read_fer(source or ms[0]['source'])
+    held = holdout_idxs(data, ms[0]['holdout'], seed=ifnone(ms[0]['seed'], 42))
+    if len(runs) == 1: cfg = members[0][0]
+    else: cfg = dict(arch=ENSEMBLE, size=FACE_SIZE, classes=list(EMOTIONS), normalize=None, head={}, aug=True, members=[c for c, _ in members],
+                     recipe=dict(members=[c['recipe']['command'] for c, _ in members], minutes=round(sum(c['recipe']['minutes'] for c, _ in members), 1)))
+    learn = config_learner(cfg, device='cpu')
+    nets = learn.model.members if len(runs) > 1 else [learn.model]
+    for net, r in zip(nets, runs): net.load_state_dict(load_weights(r))
     save_fer_model(learn, out, half=True)
     shipped = load_fer_model(out, cpu=True)                               # the float16 weights, as users get them
     logits, targs = shipped.get_preds(dl=fer_test_dl(shipped.dls, data, idxs=held), act=noop)
     t = fit_temperature(logits, targs)
-    before = {s: evaluate(shipped, fer_test_dl(shipped.dls, data, split=s)) for s in splits}
+    cal = dict(temperature=round(t, 4), fitted_on=f"{len(held)} faces of Training held back from training (holdout {ms[0]['holdout']}, seed {ms[0]['seed']})",
+               ece_holdout=dict(before=round(calibration_error(F.softmax(logits, 1), targs), 4),
+                                after=round(calibration_error(F.softmax(logits/t, 1), targs), 4)))
     fold_temperature(shipped.model, t)
-    save_fer_model(shipped, out, half=True)
-    shipped = load_fer_model(out, cpu=True)
+    save_fer_model(shipped, out, half=True, calibration=cal)
+    shipped = load_fer_model(out, cpu=True)                               # (its config names the temperature: `evaluate` undoes it for ece_uncalibrated)
     scores = {}
     for s in splits:
         dl = fer_test_dl(shipped.dls, data, split=s)
         for mode in (False, *tta):
-            r = _brief(evaluate(shipped, dl, tta=mode))
-            if not mode: r['ece_uncalibrated'] = round(before[s]['ece'], 4)
-            scores[s + (f'_{mode}' if mode else '')] = r
-    cal = dict(temperature=round(t, 4), fitted_on=f"{len(held)} faces of Training held back from training (holdout {m['holdout']}, seed {m['seed']})",
-               ece_holdout=dict(before=round(calibration_error(F.softmax(logits, 1), targs), 4),
-                                after=round(calibration_error(F.softmax(logits/t, 1), targs), 4)))
-    hist = pd.read_csv(run/'history.csv')
-    recipe = recipe_of(m) | dict(command=train_command(m, Path(m['source']).name if m.get('source') else 'fer2013.csv', run),
-                                 minutes=round(m['train_seconds']/60, 1), epochs_table=hist.round(4).to_dict('records'))
-    save_fer_model(shipped, out, half=True, recipe=recipe, scores=scores, source=source or m.get('source'), calibration=cal)
+            res = evaluate(shipped, dl, tta=mode)
+            scores[s + (f'_{mode}' if mode else '')] = _brief(res) | ({'ece_uncalibrated': round(res['ece_uncalibrated'], 4)} if 'ece_uncalibrated' in res else {})
+    save_fer_model(shipped, out, half=True, recipe=cfg['recipe'], scores=scores, source=source or ms[0].get('source'), calibration=cal)
     return read_config(out)

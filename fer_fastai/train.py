@@ -228,12 +228,18 @@ def _learner(source, r:Recipe, kw:dict, out:Path, device) -> Learner:
     return fer_learner(dls, r.arch, pretrained=r.pretrained, weights=r.weights, label_smoothing=r.label_smoothing, class_weighted=r.class_weighted,
                        frozen_stem=r.frozen_stem, precision=r.precision, mixup=r.mixup, path=out, **kw)
 
+def _epoch_seconds(state:dict) -> float:
+    "Seconds of the epochs a run's state records (fastai's `time` column, mm:ss or h:mm:ss)"
+    if not state['history'] or 'time' not in (state['columns'] or []): return 0.
+    i = state['columns'].index('time')
+    return float(sum(sum(int(p)*60**k for k, p in enumerate(reversed(str(row[i]).split(':')))) for row in state['history']))
+
 def _train(source, recipe:dict, out:Path, resume:bool, show:bool, device) -> tuple:
     "The run `train_fer` and `resume_fer` start: `recipe` is the run's settings as its state keeps them"
     r, kw = _settings(recipe)
     check_recipe(r)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
+    t0 = time.time() - (_epoch_seconds(read_run(out)) if resume else 0.)   # a resumed run's time counts the epochs of the processes before it
     learn = _learner(source, r, kw, out, device)
     dls = learn.dls
     hist = fine_tune_staged(learn, freeze_epochs=r.freeze_epochs, epochs=r.epochs, lr_frozen=r.lr_frozen, lr=r.lr, lr_mult=r.lr_mult,

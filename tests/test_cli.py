@@ -168,7 +168,7 @@ def test_fer_ship_and_evaluate_with_calibration(tmp_path):
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     assert (m['holdout'], m['precision'], m['mixup'], m['erase']) == (0.1, 'bf16', 0.2, 0.3)
     assert m['n_train'] == 84 - round(0.1*84)                        # 12 faces x 7 emotions, less the held-back tenth
-    r = run('fer-ship', tmp_path/'run', tmp_path/'shipped')
+    r = run('fer-ship', tmp_path/'run', '--out', tmp_path/'shipped')
     assert r.returncode == 0, r.stderr[-2000:]
     cfg = json.loads((tmp_path/'shipped'/'config.json').read_text())
     assert cfg['dtype'] == 'float16' and cfg['calibration']['temperature'] > 0 and 'temperature' in r.stdout
@@ -177,7 +177,9 @@ def test_fer_ship_and_evaluate_with_calibration(tmp_path):
         assert r.returncode == 0, r.stderr[-2000:]
         ev = json.loads((tmp_path/'ev.json').read_text())
         assert abs(ev['accuracy'] - cfg['scores'][key]['accuracy']) < 1e-4 and abs(ev['ece'] - cfg['scores'][key]['ece']) < 1e-4
+        if not tta:   # before and after calibration, in the output and the JSON
+            assert abs(ev['ece_uncalibrated'] - cfg['scores'][key]['ece_uncalibrated']) < 1e-4 and 'without its temperature' in r.stdout
         assert 'calibration error (ECE, 15 bins)' in r.stdout and '\r' not in r.stdout + r.stderr and '█' not in r.stdout + r.stderr
     train_small(src, tmp_path/'all')
-    r = run('fer-ship', tmp_path/'all', tmp_path/'x')
+    r = run('fer-ship', tmp_path/'all', '--out', tmp_path/'x')
     assert r.returncode == 1 and '--holdout 0.05' in r.stderr and 'Traceback' not in r.stderr

@@ -15,7 +15,7 @@ def test_wheel_carries_the_shipped_model(tmp_path):
     r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', str(ROOT), '-w', str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     names = zipfile.ZipFile(next(tmp_path.glob('fer_fastai-*.whl'))).namelist()
-    for f in FILES: assert f'fer_fastai/pretrained/fer2013_lite0/{f}' in names, names
+    for f in FILES: assert f'fer_fastai/pretrained/fer2013/{f}' in names, names
     for f in ('face_detection_short_range.tflite', 'README.md'): assert f'fer_fastai/pretrained/blazeface/{f}' in names, names
 
 def test_blazeface_is_mediapipes_file():

@@ -52,6 +52,8 @@ def test_killed_in_each_stage_then_resumed(src, tmp_path):
     np.testing.assert_allclose(h.lr.values, w.lr.values, rtol=1e-9)   # each epoch's first step, the resumed ones included
     m = json.loads((out/'metrics.json').read_text())
     assert m['resumed'] and m['valid']['n'] == 210 and (out/'model.safetensors').is_file()
+    secs = h.time.map(lambda t: sum(int(p)*60**k for k, p in enumerate(reversed(t.split(':'))))).sum()
+    assert m['train_seconds'] >= secs   # the time counts the epochs of the killed processes too, not just the last one's
     assert not (out/'models'/'checkpoint.pth').exists() and state(out)['finished']
     assert subprocess.run([str(BIN/'fer-train'), '--resume', out], capture_output=True, text=True).returncode == 1   # finished: nothing to resume
 
