@@ -550,7 +550,7 @@ class EraseFaces(Transform):
     def __init__(self, p:float=0.5, sl:float=0.02, sh:float=0.25): store_attr()
     def encodes(self, x:TensorImage):
         n, _, h, w = x.shape
-        u = lambda lo=0., hi=1.: torch.empty(n, device=x.device).uniform_(lo, hi)
+        u = lambda lo=0., hi=1.: lo + (hi-lo)*torch.rand(n, device=x.device)
         area, aspect = u(self.sl, self.sh)*h*w, torch.exp(u(-1.2, 1.2))   # (log 0.3 = -1.2)
         eh, ew = (area*aspect).sqrt().clamp(1, h).floor(), (area/aspect).sqrt().clamp(1, w).floor()
         y0, x0 = (u()*(h-eh+1)).floor(), (u()*(w-ew+1)).floor()

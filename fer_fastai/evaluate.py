@@ -54,6 +54,7 @@ def tta_preds(learn:Learner, dl, mode:str='flip') -> tuple:
     act = getattr(learn.loss_func, 'activation', partial(F.softmax, dim=-1))
     with torch.no_grad():
         for xb, yb in dl:
+            xb = xb.to(next(model.parameters()).device)   # (where the model is, as fastai's Learner moves its batches)
             probs.append(torch.stack([act(model(v)).float() for v in tta_views(xb, mode)]).mean(0).cpu()); targs.append(yb.cpu())
     return torch.cat(probs), torch.cat(targs).as_subclass(torch.Tensor)
 
