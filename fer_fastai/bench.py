@@ -185,16 +185,15 @@ def bench_train_table(source=None, archs=('fer_vgg_s:48', 'fer_vgg_m:48', 'fer_v
     "`bench_train` of each `arch:size` in each of `precisions`, with the work of a step (`train_gflop`), the share of `matmul_peak` it reaches and the DataLoaders' own speed"
     from fer_fastai.learner import fer_learner
     peaks, rows = {p: matmul_peak(p) for p in precisions}, []
+    sub = fer_subset(read_fer(source or default_fer_path()), bs*(n_batches+1)//7+1)
     for a in archs:
         arch, size = (a.split(':')[0], int(a.split(':')[1])) if ':' in a else (a, FACE_SIZE)
+        learn = fer_learner(fer_dls(sub, bs=bs, size=size, device='cpu'), arch, pretrained=False)
+        gf, dls_img_s = train_gflop(learn.model, size), bench_dls_only(learn.dls, n_batches)   # neither depends on the precision
         for p in precisions:
             r = bench_train(source, arch=arch, bs=bs, size=size, n_batches=n_batches, naive=False, precision=p)
-            data = read_fer(source or default_fer_path())
-            sub = fer_subset(data, bs*(n_batches+1)//7+1)
-            learn = fer_learner(fer_dls(sub, bs=bs, size=size, device='cpu'), arch, pretrained=False)
-            gf = train_gflop(learn.model, size)
             rows.append(dict(arch=arch, size=size, precision=p, img_s=r['fer_fastai_img_s'], plain_img_s=r['plain_img_s'],
-                             dls_img_s=bench_dls_only(learn.dls, n_batches), train_gflop=gf, gflop_s=gf*r['fer_fastai_img_s'],
+                             dls_img_s=dls_img_s, train_gflop=gf, gflop_s=gf*r['fer_fastai_img_s'],
                              peak_share=gf*r['fer_fastai_img_s']/peaks[p], matmul_peak=peaks[p]))
     return pd.DataFrame(rows)
 

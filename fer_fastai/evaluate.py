@@ -68,8 +68,9 @@ def evaluate(learn:Learner, dl=None, tta:bool|str=False) -> dict:
     else:
         logits, targs = learn.get_preds(dl=dl, act=noop)
         probs = F.softmax(logits.float(), 1)
-    res = fer_scores(probs, targs.as_subclass(torch.Tensor), tta)
-    if t and not tta: res['ece_uncalibrated'] = calibration_error(F.softmax(logits.float()*t, 1), targs.as_subclass(torch.Tensor))   # the folded temperature undone
+    targs = targs.as_subclass(torch.Tensor)
+    res = fer_scores(probs, targs, tta)
+    if t and not tta: res['ece_uncalibrated'] = calibration_error(F.softmax(logits.float()*t, 1), targs)   # the folded temperature undone
     return res
 
 def fit_temperature(logits:torch.Tensor, targs:torch.Tensor) -> float:
