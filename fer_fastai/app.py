@@ -21,10 +21,11 @@ __all__ = ['analyse', 'live_frame', 'fer_app', 'cam_overlay']
 # %% ../nbs/05a_app.ipynb #c007
 _all_ = ['cam_overlay']   # the one overlay, in fer_fastai.cam: still importable from here
 
-def analyse(model, image, margin:float=0.15, detector=None) -> tuple:
-    "(annotated image, {emotion: probability} of the largest face, its Grad-CAM image or None) for one image"
+def analyse(model, image, margin:float=0.15, detector=None, faces:bool=False) -> tuple:
+    "(annotated image, {emotion: probability} of the largest face, its Grad-CAM image or None) for one image (a path, array or PIL image; `faces=True`: the image is one face)"
     rgb = load_image(image)
-    res = predict_faces(model, rgb, detector=detector, margin=margin)
+    res = predict_faces(model, rgb, detector=detector, margin=margin, faces=faces)
+    if faces: margin = 0.
     if not len(res): return rgb, {}, None
     r = res.iloc[0]
     probs = {e: float(r[e]) for e in EMOTIONS}
@@ -50,12 +51,15 @@ def fer_app(model=None, title:str='Facial emotion recognition', detector=None, l
     import gradio as gr
     if model is None or isinstance(model, (str, Path)): model = load_model(model)
     fast = fast_model(model)   # the live tab: onnxruntime where installed
-    def fn(image):
+    def fn(image, faces):
         if image is None: raise gr.Error('Give a photo (upload it or take one with the webcam)')
-        ann, probs, overlay = analyse(model, image, detector=detector)
-        if not probs: gr.Warning('No face found: try a photo with a frontal face')
+        try: ann, probs, overlay = analyse(model, image, detector=detector, faces=faces)
+        except FerError as e: raise gr.Error(str(e))
+        if not probs: gr.Warning('No face found: try a photo with a frontal face, or tick "the image is one face" for a crop')
         return ann, probs, overlay
-    photo = gr.Interface(fn, inputs=gr.Image(sources=['upload', 'webcam'], type='numpy', label='photo'),
+    # the upload reaches the app as the file itself (filepath, no image_mode), so fer_fastai's decoder reads it, as every command does
+    photo = gr.Interface(fn, inputs=[gr.Image(sources=['upload', 'webcam'], type='filepath', image_mode=None, label='photo'),
+                                     gr.Checkbox(label='the image is one face (a crop): no face detection')],
                          outputs=[gr.Image(label='faces'), gr.Label(num_top_classes=len(EMOTIONS), label='emotion of the largest face'),
                                   gr.Image(label='Grad-CAM of the largest face')],
                          description='Faces found by OpenCV, each labelled with its emotion by a model trained on FER2013.',

@@ -6,25 +6,37 @@ Docs: https://fer-fastai.github.io/fer_fastai/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #c004
 from __future__ import annotations
-import json
+import json, sys, warnings
 from pathlib import Path
-import pandas as pd
 from typing import Annotated
 from contextlib import contextmanager
 from fastcore.script import call_parse, CliError
 from fastcore.basics import ifnone
 from .core import *
-from .data import *
+# nothing heavy here: each command imports what it needs when it runs, so `--help` and the photo path stay light
 
 # %% auto #0
-__all__ = ['GET_FER', 'user_errors', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam', 'fer_interpret',
-           'fer_predict', 'fer_video', 'fer_export', 'fer_app', 'fer_convert', 'fer_ship']
+__all__ = ['KNOWN_WARNINGS', 'GET_FER', 'user_errors', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam',
+           'fer_interpret', 'fer_predict', 'fer_video', 'fer_export', 'fer_app', 'fer_convert', 'fer_ship']
 
 # %% ../nbs/06_cli.ipynb #c007
+KNOWN_WARNINGS = [(FutureWarning, r'.*torch\.jit\.script.*'),   # fastai's layers, when imported, under torch >= 2.9
+                  (UserWarning, r'.*TypedStorage is deprecated.*'), (FutureWarning, r'.*`torch\.cuda\.amp.*'),
+                  (UserWarning, r'.*pkg_resources is deprecated.*')]
+
+def _quiet():
+    "Filter the dependencies' known warnings where a command starts (a user's own code still sees them)"
+    for cat, msg in KNOWN_WARNINGS: warnings.filterwarnings('ignore', message=msg, category=cat)
+
 def _plain_progress():
-    "fastai's bars as one line an epoch where the output is not a terminal (`plain_progress`)"
+    "fastai's bars as one line an epoch where the output is not a terminal (`plain_progress`); the known warnings filtered"
+    _quiet()
     from fer_fastai.learner import plain_progress
     plain_progress()
+
+def _dir(p) -> str:
+    "A folder as the user named it, with one trailing slash"
+    return str(p) if str(p).endswith('/') else f'{p}/'
 
 @contextmanager
 def user_errors():
@@ -37,6 +49,8 @@ def fer_data(source:str, # fer2013.csv (or .csv.gz), or the folder of the image 
              skip_bad:bool=False, # skip bad rows and list them, instead of stopping at the first
              no_cache:bool=False): # parse again, without the cache
     "Summarise a FER source: faces per split and emotion, and bad rows"
+    _quiet()
+    from fer_fastai.data import read_fer
     with user_errors(): d = read_fer(source, on_bad='skip' if skip_bad else 'raise', cache=not no_cache)
     print(d)
     for r in d.skipped.itertuples(): print(f'  skipped: {r.reason}')
@@ -48,10 +62,11 @@ def _print_table(res:dict):
     for k,v in res.items():
         if not isinstance(v, dict): print(f'{k:>16}  {v:.3f}' if isinstance(v, float) else f'{k:>16}  {v}')
     groups = {k: v for k, v in res.items() if isinstance(v, dict)}
+    import pandas as pd
     if groups: print(pd.DataFrame(groups).T.round(3).to_string())
 
 @call_parse(pos=['what'])
-def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'train', 'infer', 'detect', 'video'])]='data',
+def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'train', 'infer', 'detect', 'video', 'commands'])]='data',
               source:str=None, # FER CSV or folder (default: $FER2013_CSV or the shared copy)
               no_baseline:bool=False, # skip the slow pandas baseline
               steps:int=20, # model steps (batches) timed
@@ -64,6 +79,9 @@ def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'trai
               bs:int=64, # batch size for `train`
               size:int=48, # input size for `train`
               frozen_stem:bool=False, # `train`: with the stem frozen (as `fer-train --frozen-stem`)
+              crops:int=10_000, # `commands`: FER2013 faces in the folder fer-predict --faces --csv labels
+              runs:int=3, # `commands`: cold processes a figure is the median of
+              baseline:str=None, # `commands`: the root of another checkout of fer_fastai, measured in the same run (before/after)
               json_out:str=None): # also write the figures to this JSON file
     "Run a benchmark and print its figures"
     _plain_progress()
@@ -79,6 +97,12 @@ def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'trai
             return tab
         elif what=='train': res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps, frozen_stem=frozen_stem)
         elif what=='infer': res = bench_infer(source, model=model, arch=arch, bs=bs, detector=detector)
+        elif what=='commands':
+            from fer_fastai.bench_commands import bench_commands, commands_table
+            res = bench_commands(source, n_crops=crops, runs=runs, baseline=baseline, model=model)
+            print(commands_table(res).to_string())
+            if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
+            return res
         elif what=='detect': res = bench_detect(source, detectors=detector.split(',') if detector else None, n=scenes)
         else: res = bench_video(source, model=model, detector=detector, n_frames=frames)
     _print_table(res)
@@ -115,7 +139,7 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
     with user_errors():
         learn, m = resume_fer(resume, source=source) if resume is not None else train_fer(source, out=out, **recipe)
     if 'valid' not in m: return print(f"rank {m['rank']} of {m['world_size']}: trained {m['batches']} batches")
-    print(f"{m['arch']}: valid accuracy {m['valid']['accuracy']:.4f}, macro F1 {m['valid']['f1_macro']:.4f}, {m['train_seconds']/60:.1f} min; wrote {resume or out}/")
+    print(f"{m['arch']}: valid accuracy {m['valid']['accuracy']:.4f}, macro F1 {m['valid']['f1_macro']:.4f}, {m['train_seconds']/60:.1f} min; wrote {_dir(resume or out)}")
 
 # %% ../nbs/06_cli.ipynb #c101
 def _is_model(p) -> bool:
@@ -150,7 +174,9 @@ def fer_evaluate(source:Annotated[str, '[MODEL] SOURCE: the FER source holding t
                  trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Score a FER model on a split of a FER source"
     _plain_progress()
+    import pandas as pd
     from fer_fastai.evaluate import evaluate, report_table
+    from fer_fastai.data import fer_test_dl
     model, args = _model_first(source, model)
     source = _one(args, 'FER source')
     with user_errors():
@@ -176,6 +202,7 @@ def fer_cam(source:Annotated[str, '[MODEL] IMAGE_OR_SOURCE: a face image, or a F
             plus_plus:bool=False, # the same as --method gradcam++
             trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Draw class activation maps of a FER model over a face image or over faces of a FER source"
+    _quiet()
     import matplotlib; matplotlib.use('Agg')
     from fer_fastai.cam import cam_figure
     model, args = _model_first(source, model)
@@ -208,7 +235,7 @@ def fer_interpret(source:Annotated[str, '[MODEL] SOURCE: the FER source holding 
     print(f"\naccuracy {res['accuracy']:.4f}, macro F1 {res['f1_macro']:.4f} on {res['n']} faces of {split}")
     print('most confused (actual -> predicted):')
     for r in res['most_confused'][:5]: print(f"  {r['actual']:>8} -> {r['predicted']:<8} {r['count']:>5}  ({r['share']:.1%} of {r['actual']})")
-    print(f'wrote {out}/')
+    print(f'wrote {_dir(out)}')
     return res
 
 # %% ../nbs/06_cli.ipynb #c109
@@ -217,20 +244,38 @@ def fer_predict(images:Annotated[str, '[MODEL] IMAGE...: photos, or folders of p
                 model:str=None, # model folder from fer-train or .onnx from fer-export (default: the shipped FER2013 model)
                 out:str=None, # folder for the annotated photos
                 json:bool=False, # print the results as JSON (box, emotion, probabilities per face)
+                csv:str=None, # write a table (CSV) instead: a row per face (file, face, box, emotion, the seven probabilities), as it goes
+                faces:bool=False, # each image is one face (a crop): no face detection
                 margin:float=0.15, # each face's box grows by this share of its size on every side
                 detector:str='haar', # face detector: haar, blazeface or dlib, options after a colon ('haar:scale_factor=1.2')
+                runtime:str='auto', # run the model under onnxruntime where installed (auto), or onnx, or torch (PyTorch and fastai)
                 trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
-    "Find the faces in photos and the emotion of each; optionally write the photos annotated"
-    from json import dumps
-    from fer_fastai.inference import predict_photos
+    "Find the faces in photos (or take each image as a face) and the emotion of each; optionally write the photos annotated, or one CSV table"
+    _quiet()
+    from fer_fastai.inference import predict_photos, predict_table, no_face_hint, load_model, has_onnxruntime
     model, images = _model_first(images, model)
-    with user_errors(): results = predict_photos(_predictor(model, trust_pickle), images, out=out, detector=detector, margin=margin,
-                                                  progress=not json)   # stdout holds the JSON alone
-    if json: print(dumps({k: v.to_dict('records') for k, v in results.items()}, indent=1)); return results
+    if csv is not None and (json or out is not None): raise CliError("--csv writes the table alone: leave out --json and --out")
+    if runtime == 'auto' and not has_onnxruntime() and not (model and str(model).endswith('.onnx')):
+        print("onnxruntime is not installed: running the model in PyTorch (pip install onnxruntime starts faster)", file=sys.stderr)
+    with user_errors():
+        m = load_model(model, trust_pickle=trust_pickle, runtime=runtime)
+        if csv is not None:
+            res = predict_table(m, images, csv, faces=faces, detector=detector, margin=margin)
+            for f, why in res['unreadable_files']: print(f"  unreadable: {why}", file=sys.stderr)
+            print(f"{res['images']} images: {res['labelled']} labelled ({res['faces']} faces), {res['no_face']} without a face, "
+                  f"{res['unreadable']} unreadable; wrote {csv}")
+            if res['small_no_face']: print(f"{res['small_no_face']} of the images without a face are {100} px or less on a side: "
+                                           "if each image is one face (a crop), give --faces")
+            return res
+        results = predict_photos(m, images, out=out, detector=detector, margin=margin, faces=faces,
+                                 progress=not json)   # stdout holds the JSON alone
+    if json:
+        from json import dumps
+        print(dumps({k: v.to_dict('records') for k, v in results.items()}, indent=1)); return results
     for f, res in results.items():
-        print(f"{f}: {len(res)} face{'s'*(len(res)!=1)}")
+        print(f"{f}: {len(res)} face{'s'*(len(res)!=1)}" + ('' if len(res) else f" ({no_face_hint(res.attrs['shape'])})"))
         for r in res.itertuples(index=False): print(f"  box x={r.x} y={r.y} w={r.w} h={r.h}  {r.emotion} {getattr(r, r.emotion):.2f}")
-    if out is not None: print(f'wrote {len(results)} annotated photo(s) to {out}/')
+    if out is not None: print(f'wrote {len(results)} annotated photo(s) to {_dir(out)}')
     return results
 
 @call_parse
@@ -250,22 +295,22 @@ def fer_video(video:Annotated[str, '[MODEL] VIDEO: the video to annotate (MP4, A
               margin:float=0.15, # each face's box grows by this share of its size on every side
               trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Annotate the faces of a video or a live camera with their ids and emotions; write the video, a per-frame table and a plot over time"
+    _quiet()
     import matplotlib; matplotlib.use('Agg')
     from fer_fastai.video import predict_video, plot_video_emotions
-    from fer_fastai.inference import fast_model
-    from fastai.learner import Learner
+    from fer_fastai.inference import fast_model, load_model, _is_learner
     model, args = _model_first(video, model, n=0 if camera is not None else 1)
     if camera is not None and args: raise CliError(f"give a VIDEO or --camera, not both: {' '.join(args)} and --camera {camera}")
     src, out = (camera if camera is not None else _one(args, 'video')), Path(out)
     csv, plot = ifnone(csv, out.with_suffix('.csv')), ifnone(plot, out.with_suffix('.png'))
     with user_errors():
-        m = fast_model(_predictor(model, trust_pickle), runtime)
+        m = fast_model(load_model(model, trust_pickle=trust_pickle, runtime=runtime), runtime)
         if camera is not None: print(f"reading camera {camera}: Ctrl-C{' or q' if show else ''} stops", flush=True)
         df = predict_video(m, src, out=out, csv=csv, detector=detector, detect_every=detect_every, classify_every=classify_every,
                            smooth=smooth, margin=margin,
                            max_frames=frames, show=show, live=True if camera is not None else None)
     if len(df): plot_video_emotions(df, plot, title='camera' if camera is not None else Path(src).name)
-    fps, how = df.attrs['frames']/df.attrs['wall'], 'PyTorch' if isinstance(m, Learner) else 'onnxruntime'
+    fps, how = df.attrs['frames']/df.attrs['wall'], 'PyTorch' if _is_learner(m) else 'onnxruntime'
     print(f"{df.attrs['frames']} frames ({fps:.1f} a second, classified with {how}), {df.frame.nunique()} with faces, {df.face.nunique()} faces followed, "
           f"{len(df)} face rows; wrote {out}, {csv}" + (f", {plot}" if len(df) else ''))
     return df
@@ -275,7 +320,8 @@ def fer_export(model:str=None, # model folder from fer-train (default: the shipp
                out:str='fer.onnx', # the ONNX file to write
                trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Export a FER model to ONNX (input transforms and softmax inside) for onnxruntime"
-    from fer_fastai.inference import export_onnx
+    _quiet()
+    from fer_fastai.deploy import export_onnx
     with user_errors(): print(f'wrote {export_onnx(_learner(model, trust_pickle), out)}')
 
 @call_parse(pos=['model'])
@@ -286,6 +332,7 @@ def fer_app(model:str=None, # model folder from fer-train or .onnx from fer-expo
             detector:str='haar', # face detector for photos: haar, blazeface or dlib (the live webcam tab: fer-video's default)
             trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Serve the Gradio app: a photo or webcam frame in, faces with their emotions and the CAM out; a live webcam tab"
+    _quiet()
     try: from fer_fastai.app import fer_app as app
     except ImportError as e: raise CliError(f"the app needs Gradio: pip install 'fer_fastai[app]' ({e})")
     from fer_fastai.detect import get_detector
@@ -298,9 +345,10 @@ def fer_convert(model:str, # a fastai export (.pkl) you trust: it is unpickled, 
                 half:bool=False, # store the weights in float16 (half the size; loaded back in float32)
                 trust_pickle:bool=False): # required: say that you trust the pickle
     "Convert a fastai export you trust into a model folder (model.safetensors + config.json) that loads without running code"
+    _quiet()
     if not trust_pickle: raise CliError(f"fer-convert unpickles {model}, which runs whatever code it holds: add --trust-pickle if you trust where it came from")
     from fer_fastai.modelfile import convert_model
-    with user_errors(): print(f'wrote {convert_model(model, ifnone(out, Path(model).with_suffix("")), half=half)}/')
+    with user_errors(): print(f'wrote {_dir(convert_model(model, ifnone(out, Path(model).with_suffix("")), half=half))}')
 
 @call_parse
 def fer_ship(runs:Annotated[str, 'the folders of finished fer-train runs, trained with --holdout (several: one ensemble)', dict(nargs='+')],
@@ -314,5 +362,5 @@ def fer_ship(runs:Annotated[str, 'the folders of finished fer-train runs, traine
     with user_errors(): cfg = ship_model(runs if len(runs) > 1 else runs[0], out, source=source, splits=tuple(splits.split(',')))
     for k, v in cfg['scores'].items(): print(f"{k}: accuracy {v['accuracy']:.4f}, macro F1 {v['f1_macro']:.4f}, ECE {v['ece']:.4f}")
     print(f"temperature {cfg['calibration']['temperature']} (ECE on the held-back faces {cfg['calibration']['ece_holdout']['before']} -> "
-          f"{cfg['calibration']['ece_holdout']['after']}); wrote {out}/")
+          f"{cfg['calibration']['ece_holdout']['after']}); wrote {_dir(out)}")
 

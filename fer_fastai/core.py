@@ -6,7 +6,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c004
 from __future__ import annotations
-import inspect, os, warnings
+import importlib.util, inspect, os, warnings
 from typing import get_type_hints
 from dataclasses import dataclass
 from functools import partial
@@ -17,8 +17,8 @@ from pathlib import Path
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
 
 # %% auto #0
-__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'IMG_EXTS', 'FerError', 'WeightsError', 'emotion_idx', 'default_fer_path', 'Recipe',
-           'recipe_options']
+__all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'IMG_EXTS', 'SHIPPED', 'FerError', 'WeightsError', 'emotion_idx',
+           'default_fer_path', 'fer_cache_dir', 'Recipe', 'recipe_options']
 
 # %% ../nbs/00_core.ipynb #c007
 EMOTIONS = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise', 'Neutral')
@@ -51,6 +51,12 @@ def default_fer_path() -> Path:
     for d in [Path.cwd(), *Path.cwd().parents]:
         if (d/rel).exists(): return d/rel
     return Path.cwd().parent/rel
+
+SHIPPED = Path(importlib.util.find_spec('fer_fastai').origin).parent/'pretrained'/'fer2013'   # the FER2013 model inside the package
+
+def fer_cache_dir() -> Path:
+    "Folder for what fer_fastai computes once and keeps (parsed FER sources, ONNX graphs of model folders): `$FER_CACHE` or `~/.cache/fer_fastai`"
+    return Path(os.environ.get('FER_CACHE') or Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'fer_fastai')
 
 # %% ../nbs/00_core.ipynb #c015
 @dataclass

@@ -14,16 +14,18 @@ from .core import *
 from .core import _ALIASES
 from .sources import text_lines, _is_junk
 import numba, numpy as np, pandas as pd, torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from fastcore.basics import store_attr
 from fastai.vision.all import *
-_all_ = ['FerError', 'IMG_EXTS']
+from .images import *   # after fastai's star import, which has a load_image of its own
+from .images import open_image, NotAnImage, IMAGE_LIKE
+_all_ = ['FerError', 'IMG_EXTS', 'to_face', 'load_image', 'fer_cache_dir']
 
 # %% auto #0
-__all__ = ['FER_SOURCES', 'KAGGLE_FER2013', 'FerData', 'read_fer_csv', 'to_face', 'read_fer_folder', 'fer_cache_dir', 'read_fer',
-           'fer2013_source', 'class_weights', 'TensorFace', 'FerFace', 'FerLabel', 'Grey2RGB', 'FerDL', 'EraseFaces',
-           'fer_batch_tfms', 'per_class_sample', 'fer_subset', 'holdout_idxs', 'fer_datablock', 'fer_dls',
-           'fer_test_dl', 'FerError', 'IMG_EXTS']
+__all__ = ['FER_SOURCES', 'KAGGLE_FER2013', 'FerData', 'read_fer_csv', 'read_fer_folder', 'read_fer', 'fer2013_source',
+           'class_weights', 'TensorFace', 'FerFace', 'FerLabel', 'Grey2RGB', 'FerDL', 'EraseFaces', 'fer_batch_tfms',
+           'per_class_sample', 'fer_subset', 'holdout_idxs', 'fer_datablock', 'fer_dls', 'fer_test_dl', 'FerError',
+           'IMG_EXTS', 'to_face', 'load_image', 'fer_cache_dir']
 
 # %% ../nbs/01_data.ipynb #c007
 class FerData:
@@ -280,37 +282,7 @@ def read_fer_csv(path, on_bad:str='raise', threads:int=2) -> FerData:
     return res
 
 # %% ../nbs/01_data.ipynb #c023
-_IMAGE_LIKE = IMG_EXTS | {'.svg','.heic','.heif','.avif','.jp2','.j2k','.jxl','.ico','.psd','.dng','.cr2','.nef','.exr','.hdr'}   # meant as faces, if unreadable
-_ALPHA_MODES = {'RGBA', 'RGBa', 'LA', 'La', 'PA'}
-
-def _grey(img:Image.Image) -> np.ndarray:
-    "One image of any mode as grey uint8, its levels scaled from its bit depth; a `FerError` for what is not one opaque face"
-    if getattr(img, 'n_frames', 1) > 1: raise FerError(f"has {img.n_frames} frames (an animation or a multi-page file); expected one face an image")
-    m = img.mode
-    if m in _ALPHA_MODES or (m == 'P' and 'transparency' in img.info):
-        alpha = np.asarray((img.convert('RGBA') if m == 'P' else img).getchannel('A'))
-        if (alpha < 255).any(): raise FerError(f"has transparent pixels (mode {m}), so its background is unknown: flatten it onto a background first")
-    if m.startswith('I;16'): return np.round(np.asarray(img, np.float32)/257).astype(np.uint8)   # 16 bits a level
-    if m in ('I', 'F'):
-        a = np.asarray(img, np.float64)
-        if not np.isfinite(a).all() or a.min() < 0: raise FerError(f"has grey levels outside 0..65535 (mode {m}, {a.min()}..{a.max()}); save it as an 8-bit image")
-        scale = 1/255 if m == 'F' and a.max() <= 1 else 1. if a.max() <= 255 else 257. if a.max() <= 65535 else None
-        if scale is None: raise FerError(f"has grey levels up to {a.max():.0f} (mode {m}): save it as an 8- or 16-bit image")
-        return np.round(a/scale).astype(np.uint8)
-    return np.asarray(img.convert('L'))
-
-def _upright(im:Image.Image) -> Image.Image:
-    "The image turned as its EXIF orientation says (phones store photos sideways)"
-    return ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) != 1 else im
-
-def to_face(img, size:int=FACE_SIZE) -> np.ndarray:
-    "A PIL image, path or array as a grey uint8 (size,size) array: upright by its EXIF, levels scaled from its bit depth"
-    if isinstance(img, (str, Path)):
-        with Image.open(img) as im: return to_face(_upright(im), size)
-    if isinstance(img, np.ndarray): img = Image.fromarray(img if img.dtype==np.uint8 else np.clip(img,0,255).astype(np.uint8))
-    a = _grey(img)
-    if a.shape != (size,size): a = np.asarray(Image.fromarray(a).resize((size,size), Image.Resampling.BILINEAR))
-    return a
+_IMAGE_LIKE = IMAGE_LIKE   # (the name this module used)
 
 def _emotion(name:str):
     try: return emotion_idx(name)
@@ -352,21 +324,18 @@ def _folder_items(root:Path):
 
 _NOT_IMAGE = "is not an image"
 
-def _kind(im:Image.Image) -> str:
-    "'deep' (16-bit or float levels), 'colour' (channels that differ) or 'grey'"
-    if im.mode.startswith('I') or im.mode == 'F': return 'deep'
-    if im.mode in ('1', 'L', 'LA', 'La'): return 'grey'
-    rgb = np.asarray(im.convert('RGB'))
-    return 'grey' if (rgb[..., :1] == rgb[..., 1:]).all() else 'colour'
-
 def _load_face(f):
-    "(face, kind, size) of an image file, or the error that stops it"
+    "(face, kind, size) of an image file by `load_image`'s rules (kind: 'deep' for 16-bit or float levels, 'colour' or 'grey'), or the error that stops it"
     try:
-        if not f.exists(): raise FerError("is a link to nothing")
-        with Image.open(f) as im: return to_face(_upright(im)), _kind(im), im.size
-    except UnidentifiedImageError as e:
+        if not f.exists(): raise FerError(f"{f} is a link to nothing")
+        rgb, mode = open_image(f)
+        grey = (rgb[..., :1] == rgb[..., 1:]).all()
+        kind = 'deep' if mode.startswith('I') or mode == 'F' else 'grey' if grey else 'colour'
+        return to_face(to_grey(rgb)), kind, (rgb.shape[1], rgb.shape[0])
+    except NotAnImage as e:
         if f.suffix.lower() not in _IMAGE_LIKE: return FerError(_NOT_IMAGE)
-        return FerError(f"cannot be read: PIL does not know its format ({f.suffix}); convert it to PNG or JPEG")
+        return FerError(f"image {f} cannot be read: PIL does not know its format ({f.suffix}); convert it to PNG or JPEG")
+    except FerError as e: return FerError(f"image {e}")
     except Exception as e: return e
 
 def _reading_notes(loaded) -> list:
@@ -398,7 +367,7 @@ def read_fer_folder(path, on_bad:str='raise', threads:int=4) -> FerData:
     for i,(face,(f,_,_)) in enumerate(zip(faces, items)):
         if not isinstance(face, Exception): keep.append(i); continue
         if isinstance(face, FerError) and str(face) == _NOT_IMAGE: ignored.append(dict(where=str(f), reason='not an image')); continue
-        msg = f"image {f} {face}" if isinstance(face, FerError) else f"image {f} cannot be read ({type(face).__name__}: {face}); replace or delete it"
+        msg = str(face) if isinstance(face, FerError) else f"image {f} cannot be read ({type(face).__name__}: {face}); replace or delete it"
         if on_bad=='raise': raise FerError(msg + ", or pass on_bad='skip' to skip bad images")
         skipped.append(dict(row=i, where=str(f), reason=msg))
     if not keep and not skipped:
@@ -412,11 +381,7 @@ def read_fer_folder(path, on_bad:str='raise', threads:int=4) -> FerData:
                    skipped=pd.DataFrame(skipped, columns=['row','where','reason']), ignored=pd.DataFrame(ignored, columns=['where','reason']), notes=notes)
 
 # %% ../nbs/01_data.ipynb #c027
-_CACHE_VERSION = 2
-
-def fer_cache_dir() -> Path:
-    "Folder for parsed FER sources: `$FER_CACHE` or `~/.cache/fer_fastai`"
-    return Path(os.environ.get('FER_CACHE') or Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'fer_fastai')
+_CACHE_VERSION = 3   # 3: images read by fer_fastai.images (transparency flattened)
 
 def _digest(f:Path) -> str:
     with open(f, 'rb') as fh: return hashlib.file_digest(fh, 'sha256').hexdigest()

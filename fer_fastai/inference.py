@@ -6,48 +6,26 @@ Docs: https://fer-fastai.github.io/fer_fastai/inference.html.md"""
 
 # %% ../nbs/05_inference.ipynb #c004
 from __future__ import annotations
-import numpy as np, pandas as pd, torch, torch.nn.functional as F, cv2
-from torch import nn
+import csv, hashlib, json, os, sys, time
+from pathlib import Path
+import numpy as np, pandas as pd, cv2
 from PIL import Image
-from fastai.vision.all import Learner, Normalize, Path, progress_bar, store_attr, one_param
 from .core import *
-from .data import FerError, IMG_EXTS, to_face
-from .learner import learner_faces, load_fer_learner
-from .modelfile import input_size, norm_stats
+from .images import load_image, to_face, to_grey
 from .detect import HaarDetector, Detector, get_detector, default_detector
 
 # %% auto #0
-__all__ = ['EMOTION_COLORS', 'load_image', 'crop_faces', 'face_probs', 'predict_faces', 'draw_faces', 'annotate', 'image_files',
-           'predict_photos', 'export_onnx', 'OnnxFer', 'load_model', 'fast_model', 'HaarDetector', 'Detector',
-           'get_detector', 'default_detector']
-
-# %% ../nbs/05_inference.ipynb #c007
-def load_image(img) -> np.ndarray:
-    "An RGB uint8 array (h,w,3) from a path, a PIL image or an array (grey, RGB or RGBA)"
-    if isinstance(img, (str, Path)):
-        p = Path(img)
-        if not p.exists(): raise FileNotFoundError(f"image {p} does not exist")
-        try:
-            with Image.open(p) as im: img = im.convert('RGB')
-        except Exception as e:
-            raise FerError(f"cannot read {p} as an image ({type(e).__name__}: {str(e)[:120]}); give a JPEG, PNG or another format PIL opens") from None
-    if isinstance(img, Image.Image): img = img.convert('RGB')
-    a = np.asarray(img)
-    if a.dtype != np.uint8:
-        if not np.issubdtype(a.dtype, np.floating) or a.min() < 0 or a.max() > 1:
-            raise FerError(f"an image array must be uint8 (0-255) or float (0-1), got {a.dtype} with values {a.min()}..{a.max()}")
-        a = (a*255).round().astype(np.uint8)
-    if a.ndim == 2: a = np.repeat(a[..., None], 3, 2)
-    elif a.ndim == 3 and a.shape[2] == 4: a = a[..., :3]
-    if a.ndim != 3 or a.shape[2] != 3: raise FerError(f"an image must have shape (h,w), (h,w,3) or (h,w,4), got {a.shape}")
-    return np.ascontiguousarray(a)
+__all__ = ['EMOTION_COLORS', 'SMALL', 'TABLE_COLUMNS', 'RUNTIMES', 'crop_faces', 'face_probs', 'whole_image', 'predict_faces',
+           'draw_faces', 'annotate', 'image_files', 'no_face_hint', 'predict_photos', 'predict_table', 'OnnxFer',
+           'has_onnxruntime', 'graph_key', 'onnx_graph', 'load_model', 'fast_model', 'load_image', 'HaarDetector',
+           'Detector', 'get_detector', 'default_detector']
 
 # %% ../nbs/05_inference.ipynb #c009
-_all_ = ['HaarDetector', 'Detector', 'get_detector', 'default_detector']   # found in fer_fastai.detect, still importable from here
+_all_ = ['load_image', 'HaarDetector', 'Detector', 'get_detector', 'default_detector']   # found in fer_fastai.images and .detect, still importable from here
 
 def crop_faces(rgb:np.ndarray, boxes, margin:float=0.15) -> list:
     "Grey crops of `boxes`, each grown by `margin` of its size on every side and clipped to the image"
-    grey = cv2.cvtColor(load_image(rgb), cv2.COLOR_RGB2GRAY)
+    grey = to_grey(load_image(rgb))
     h, w = grey.shape
     crops = []
     for x, y, bw, bh in np.asarray(boxes, dtype=int).reshape(-1, 4):
@@ -55,21 +33,24 @@ def crop_faces(rgb:np.ndarray, boxes, margin:float=0.15) -> list:
         crops.append(grey[max(0, y-my):min(h, y+bh+my), max(0, x-mx):min(w, x+bw+mx)])
     return crops
 
-_MOVED = {'predict_video': 'video', 'plot_video_emotions': 'video', 'synth_video': 'video'}
-def __getattr__(name):   # names that moved to their own module stay importable from here
+_MOVED = {'predict_video': 'video', 'plot_video_emotions': 'video', 'synth_video': 'video', 'export_onnx': 'deploy', 'export_folder': 'deploy'}
+def __getattr__(name):   # names that moved to their own module stay importable from here (and load it only when asked for)
     if name in _MOVED:
         import importlib
         return getattr(importlib.import_module(f'fer_fastai.{_MOVED[name]}'), name)
     raise AttributeError(f"module 'fer_fastai.inference' has no attribute {name!r}")
 
 # %% ../nbs/05_inference.ipynb #c013
+def _is_learner(model) -> bool:
+    "Whether `model` is a fastai `Learner`, asked without importing fastai (a learner exists only once fastai is loaded)"
+    return 'fastai.learner' in sys.modules and isinstance(model, sys.modules['fastai.learner'].Learner)
+
 def face_probs(model, faces) -> np.ndarray:
     "Probabilities (n,7) of grey faces of any size, from a fastai `Learner` or an `OnnxFer` predictor"
     if not len(faces): return np.zeros((0, len(EMOTIONS)), np.float32)
-    if not isinstance(model, Learner): return model(faces)
-    xb = learner_faces(model, faces)
-    m = model.model.eval()
-    with torch.no_grad(): return m(xb.to(one_param(m).device)).as_subclass(torch.Tensor).float().softmax(1).cpu().numpy()
+    if not _is_learner(model): return model(faces)
+    from fer_fastai.learner import learner_probs
+    return learner_probs(model, faces)
 
 def _results(boxes, probs) -> pd.DataFrame:
     df = pd.DataFrame(np.asarray(boxes, dtype=int).reshape(-1, 4), columns=['x', 'y', 'w', 'h'])
@@ -77,11 +58,15 @@ def _results(boxes, probs) -> pd.DataFrame:
     for i, e in enumerate(EMOTIONS): df[e] = probs[:, i].astype(np.float32)
     return df
 
-def predict_faces(model, image, detector=None, margin:float=0.15) -> pd.DataFrame:
-    "Per face found in `image` by `detector` (a name, default 'haar', or a callable): its box (x, y, w, h), emotion and the seven probabilities; no face gives no rows"
+def whole_image(rgb:np.ndarray) -> np.ndarray:
+    "The box (1,4) of the whole image: the detector of an image that is one face (`faces=True`)"
+    return np.array([[0, 0, rgb.shape[1], rgb.shape[0]]])
+
+def predict_faces(model, image, detector=None, margin:float=0.15, faces:bool=False) -> pd.DataFrame:
+    "Per face found in `image` by `detector` (a name, default 'haar', or a callable; `faces=True`: the image is one face): its box (x, y, w, h), emotion and the seven probabilities; no face gives no rows"
     rgb = load_image(image)
-    boxes = get_detector(detector)(rgb)
-    return _results(boxes, face_probs(model, crop_faces(rgb, boxes, margin)))
+    boxes = whole_image(rgb) if faces else get_detector(detector)(rgb)
+    return _results(boxes, face_probs(model, crop_faces(rgb, boxes, 0. if faces else margin)))
 
 # %% ../nbs/05_inference.ipynb #c018
 EMOTION_COLORS = {'Angry': (220, 40, 40), 'Disgust': (120, 170, 30), 'Fear': (150, 60, 200), 'Happy': (250, 200, 0),
@@ -117,48 +102,82 @@ def image_files(paths) -> list:
     if not out: raise FerError(f"no images ({', '.join(sorted(IMG_EXTS))}) in {', '.join(map(str, paths))}")
     return out
 
-def predict_photos(model, paths, out=None, detector=None, margin:float=0.15, progress:bool=True) -> dict:
-    "{photo: `predict_faces` table} for photos and folders of photos; with `out`, each photo annotated as `out/<name>_fer.png` (`image_files`' name); a progress bar over several photos unless `progress=False`"
+SMALL = 100   # an image this size or less on each side, with no face found, is likely a face crop
+
+def no_face_hint(shape) -> str:
+    "What to say of an image of `shape` (h,w,...) in which no face was found: a hint toward `--faces` for a small one"
+    h, w = shape[:2]
+    return (f"no face found; it is {w}x{h}: if each image is one face (a crop), give --faces (faces=True)" if max(h, w) <= SMALL
+            else "no face found")
+
+def predict_photos(model, paths, out=None, detector=None, margin:float=0.15, progress:bool=True, faces:bool=False) -> dict:
+    "{photo: `predict_faces` table} for photos and folders of photos (`faces=True`: each image one face); with `out`, each photo annotated as `out/<name>_fer.png` (`image_files`' name); a progress bar over several photos unless `progress=False`"
     files = image_files(paths)
     if out is not None:
         seen = {}
         for f, name in files:
             if (prev := seen.setdefault(name, f)) != f: raise FerError(f"{prev} and {f} would both be written as {Path(out)/name}_fer.png: give them in separate runs or rename one")
         Path(out).mkdir(parents=True, exist_ok=True)
-    detector, results = get_detector(detector), {}
-    for f, name in (progress_bar(files, leave=False) if progress and len(files) > 1 else files):   # (a hidden bar still prints)
+    detector, results = None if faces else get_detector(detector), {}
+    if progress and len(files) > 1:
+        from fastprogress.fastprogress import progress_bar
+        files = progress_bar(files, leave=False)   # (a hidden bar still prints)
+    for f, name in files:
         rgb = load_image(f)
-        res = results[str(f)] = predict_faces(model, rgb, detector=detector, margin=margin)
+        res = results[str(f)] = predict_faces(model, rgb, detector=detector, margin=margin, faces=faces)
+        res.attrs['shape'] = rgb.shape
         if out is not None:
             (Path(out)/name).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(annotate(rgb, res)).save(Path(out)/f'{name}_fer.png')
     return results
 
-# %% ../nbs/05_inference.ipynb #c026
-class _Deployed(nn.Module):
-    "Grey faces in [0,1] (n,1,48,48) -> emotion probabilities, with the learner's resize, grey->RGB and normalisation inside"
-    def __init__(self, model, size, mean, std):
-        super().__init__()
-        self.model, self.size = model, size
-        self.register_buffer('mean', mean.reshape(1, -1, 1, 1)); self.register_buffer('std', std.reshape(1, -1, 1, 1))
-    def forward(self, x):
-        if self.size != x.shape[-1]: x = F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=True)
-        return self.model((x.expand(-1, 3, -1, -1) - self.mean)/self.std).softmax(1)
+# %% ../nbs/05_inference.ipynb #tb01
+TABLE_COLUMNS = ['file', 'face', 'x', 'y', 'w', 'h', 'emotion', *EMOTIONS]
 
-def export_onnx(learn:Learner, path, opset:int=17) -> Path:
-    "Write `learn`'s model with its input transforms and softmax as ONNX: grey faces (n,1,48,48) in [0,1] -> probabilities (n,7)"
-    import warnings
-    size, stats = input_size(learn), norm_stats(learn) or ([0.]*3, [1.]*3)
-    dev, training = one_param(learn.model).device, learn.model.training
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        net = _Deployed(learn.model, size, *map(torch.tensor, stats)).cpu().float().eval()
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter('ignore')
-            torch.onnx.export(net, (torch.rand(2, 1, FACE_SIZE, FACE_SIZE),), str(path), input_names=['faces'], output_names=['probs'],
-                              dynamic_axes={'faces': {0: 'n'}, 'probs': {0: 'n'}}, opset_version=opset, dynamo=False)
-    finally: learn.model.to(dev).train(training)   # the learner's model where it was, even when the export fails
-    return path
+class _Lines:
+    "Progress on stderr: a line rewritten in a terminal, one line each tenth of the way elsewhere"
+    def __init__(self, n:int, show:bool=True):
+        self.n, self.show, self.t0, self.last, self.tty = n, show and n > 1, time.time(), 0., sys.stderr.isatty()
+    def __call__(self, i:int, faces:int, end:bool=False):
+        if not self.show: return
+        now = time.time()
+        step = i == self.n or (i % max(1, self.n//10) == 0 if not self.tty else now - self.last > 0.5)
+        if not (step or end): return
+        self.last = now
+        msg = f"{i}/{self.n} images, {faces} faces, {faces/max(now - self.t0, 1e-9):.0f} faces/s"
+        print(('\r' + msg) if self.tty else msg, end='\n' if (end or not self.tty) else '', file=sys.stderr, flush=True)
+
+def predict_table(model, paths, csv_path, faces:bool=False, detector=None, margin:float=0.15, bs:int=256, progress:bool=True) -> dict:
+    "Write a row per face of the images of `paths` (`image_files`) to `csv_path` as it goes (`TABLE_COLUMNS`; `faces=True`: each image one face); the counts: images = labelled + no_face + unreadable, and `unreadable` (file, reason)"
+    files, detect = image_files(paths), None if faces else get_detector(detector)
+    res = dict(images=len(files), labelled=0, no_face=0, unreadable=0, faces=0, small_no_face=0)
+    bad, pending, prog = [], [], _Lines(len(files), progress)
+    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(csv_path, 'w', newline='') as fh:
+        out = csv.writer(fh); out.writerow(TABLE_COLUMNS)
+        def flush():
+            if not pending: return
+            for (f, i, box, _), p in zip(pending, face_probs(model, [c for *_, c in pending])):
+                out.writerow([f, i, *map(int, box), EMOTIONS[int(p.argmax())], *(f'{v:.6f}' for v in p)])
+            fh.flush(); pending.clear()
+        for n, (f, _) in enumerate(files, 1):
+            try: rgb = load_image(f)
+            except (FerError, OSError) as e:
+                bad.append((str(f), str(e))); print(f"unreadable: {e}", file=sys.stderr)
+            else:
+                boxes = whole_image(rgb) if faces else detect(rgb)
+                if len(boxes):
+                    res['labelled'] += 1; res['faces'] += len(boxes)
+                    pending += [(str(f), i, b, c) for i, (b, c) in enumerate(zip(boxes, crop_faces(rgb, boxes, 0. if faces else margin)))]
+                else: res['no_face'] += 1; res['small_no_face'] += max(rgb.shape[:2]) <= SMALL
+            if len(pending) >= bs: flush()
+            prog(n, res['faces'] + len(pending))
+        flush()
+    prog(len(files), res['faces'], end=True)
+    return res | dict(unreadable=len(bad), unreadable_files=bad)
+
+# %% ../nbs/05_inference.ipynb #c026b
+RUNTIMES = ('auto', 'onnx', 'torch')
 
 class OnnxFer:
     "onnxruntime predictor of an `export_onnx` file: `predictor(faces)` -> probabilities (n,7) of grey faces of any size"
@@ -178,18 +197,63 @@ class OnnxFer:
         return self.session.run(None, {'faces': x})[0]
     def __repr__(self): return f'OnnxFer({self.path})'
 
-def load_model(path=None, trust_pickle:bool=False):
-    "A FER model ready for `predict_faces`: an ONNX file from `export_onnx`, a model folder (default: the shipped one), or a fastai .pkl if trusted"
-    if path is not None and Path(path).suffix.lower()=='.onnx': return OnnxFer(path)
+def has_onnxruntime() -> bool:
+    "Whether onnxruntime can be imported"
+    import importlib.util
+    return importlib.util.find_spec('onnxruntime') is not None
+
+_GRAPH_KEYS = ('arch', 'size', 'normalize', 'head', 'classes', 'members')   # the config fields the graph depends on
+
+def _folder_config(folder:Path) -> dict:
+    "config.json of a model folder, or an error naming what is missing and the fix"
+    if not folder.is_dir(): raise FileNotFoundError(f"model {folder} does not exist; give a model folder (fer-train's or fer-ship's) or an .onnx file")
+    if not (folder/'config.json').exists(): raise FerError(f"{folder} is not a model folder: it has no config.json; give a folder written by fer-train or fer-ship")
+    try: cfg = json.loads((folder/'config.json').read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise FerError(f"{folder/'config.json'} is not JSON ({e}); write the folder again with fer-train or fer-ship") from None
+    if not isinstance(cfg, dict) or 'arch' not in cfg: raise FerError(f"{folder/'config.json'} names no 'arch': it is not a fer_fastai model config; write the folder again with fer-train or fer-ship")
+    if not (folder/'model.safetensors').exists(): raise FerError(f"{folder} has no model.safetensors beside its config.json; copy the whole folder, or write it again with fer-train or fer-ship")
+    if list(cfg.get('classes', EMOTIONS)) != list(EMOTIONS): raise FerError(f"{folder} is a model for {cfg['classes'][:10]}, not FER's emotions {list(EMOTIONS)}")
+    return cfg
+
+def graph_key(folder) -> str:
+    "The key of a model folder's ONNX graph: the sha256 of its weights and of the config fields the graph depends on"
+    folder = Path(folder); cfg = _folder_config(folder)
+    h = hashlib.sha256((folder/'model.safetensors').read_bytes())
+    h.update(json.dumps({k: cfg[k] for k in _GRAPH_KEYS if k in cfg}, sort_keys=True).encode())
+    return h.hexdigest()[:24]
+
+def onnx_graph(folder=None) -> Path:
+    "The ONNX graph of a model folder (default: the shipped model): its `model.onnx` when config.json's `onnx_key` matches the weights, else one built once (with PyTorch) and cached by the key"
+    folder = Path(folder) if folder is not None else SHIPPED
+    key = graph_key(folder)
+    if (folder/'model.onnx').exists() and _folder_config(folder).get('onnx_key') == key: return folder/'model.onnx'
+    cached = fer_cache_dir()/'onnx'/f'{key}.onnx'
+    if not cached.exists():
+        from fer_fastai.deploy import export_folder
+        print(f"building the ONNX graph of {folder} once (kept in {cached.parent})", file=sys.stderr)
+        export_folder(folder, cached)
+    return cached
+
+def load_model(path=None, trust_pickle:bool=False, runtime:str='torch'):
+    "A FER model for `predict_faces`: an ONNX file, a model folder (default: the shipped model) or a fastai .pkl if trusted; a folder as a fastai `Learner` (`runtime='torch'`), or under onnxruntime from `onnx_graph` ('onnx'; 'auto': where onnxruntime is installed)"
+    if runtime not in RUNTIMES: raise FerError(f"runtime is 'auto', 'onnx' or 'torch', got {runtime!r}")
+    p = Path(path) if path is not None else None
+    if p is not None and p.suffix.lower() == '.onnx':
+        if runtime == 'torch': raise FerError(f"{p} is an ONNX graph, which runs under onnxruntime: give its model folder to run it in PyTorch")
+        return OnnxFer(p)
+    if runtime != 'torch' and (p is None or p.suffix.lower() != '.pkl'):
+        if has_onnxruntime(): return OnnxFer(onnx_graph(p))
+        if runtime == 'onnx': raise FerError("runtime 'onnx' needs onnxruntime: pip install onnxruntime (or 'fer_fastai[deploy]')")
+    from fer_fastai.learner import load_fer_learner
     return load_fer_learner(path, trust_pickle=trust_pickle)
 
 def fast_model(model, runtime:str='auto'):
     "`model` in the fastest runtime at hand: a `Learner` exported to ONNX for onnxruntime ('onnx', or 'auto' where onnxruntime is installed), or as it is ('torch')"
-    if runtime not in ('auto', 'onnx', 'torch'): raise FerError(f"runtime is 'auto', 'onnx' or 'torch', got {runtime!r}")
-    if runtime == 'torch' or not isinstance(model, Learner): return model
-    try: import onnxruntime, onnx
-    except ImportError:
-        if runtime == 'onnx': raise FerError("runtime 'onnx' needs onnx and onnxruntime: pip install 'fer_fastai[deploy]'") from None
+    if runtime not in RUNTIMES: raise FerError(f"runtime is 'auto', 'onnx' or 'torch', got {runtime!r}")
+    if runtime == 'torch' or not _is_learner(model): return model
+    if not has_onnxruntime():
+        if runtime == 'onnx': raise FerError("runtime 'onnx' needs onnxruntime: pip install onnxruntime (or 'fer_fastai[deploy]')")
         return model
     import tempfile
+    from fer_fastai.deploy import export_onnx
     with tempfile.TemporaryDirectory() as d: return OnnxFer(export_onnx(model, Path(d)/'fer.onnx'))

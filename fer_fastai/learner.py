@@ -18,7 +18,7 @@ from .weights import _hub_offline_if_unreachable, _no_weights, _tv_body_state_di
 # %% auto #0
 __all__ = ['PRECISIONS', 'HEAD_KWARGS', 'has_depthwise', 'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem',
            'bf16_native', 'BF16OnCPU', 'fit_to_device', 'fer_learner', 'LineProgress', 'plain_progress',
-           'load_fer_learner', 'faces_dl', 'learner_faces', 'predict_emotions', 'ALIASES', 'get_arch',
+           'load_fer_learner', 'faces_dl', 'learner_faces', 'learner_probs', 'predict_emotions', 'ALIASES', 'get_arch',
            'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'fer_scores', 'evaluate', 'report_table',
            'plot_history', 'plot_confusion', 'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'RUN_STATE',
            'read_run', 'CheckpointEpochs', 'fine_tune_staged', 'check_recipe', 'check_trainable', 'write_run',
@@ -190,6 +190,12 @@ def faces_dl(learn:Learner, faces, bs:int=64) -> TfmdDL:
 def learner_faces(learn:Learner, faces) -> torch.Tensor:
     "One batch of faces (arrays, images or paths) through `learn`'s validation transforms, on the model's device"
     return faces_dl(learn, faces, bs=len(faces)).one_batch()[0].to(one_param(learn.model).device)
+
+def learner_probs(learn:Learner, faces) -> np.ndarray:
+    "Probabilities (n,7) of faces (arrays, images or paths) in one batch through `learn`'s model, as float32 numpy"
+    if not len(faces): return np.zeros((0, len(EMOTIONS)), np.float32)
+    m = learn.model.eval()
+    with torch.no_grad(): return m(learner_faces(learn, faces)).as_subclass(torch.Tensor).float().softmax(1).cpu().numpy()
 
 def predict_emotions(learn:Learner, faces, bs:int=64) -> pd.DataFrame:
     "Emotion and the probability of each of the seven for every face (image, path or array)"

@@ -19,14 +19,13 @@ from .nets import FerEnsemble
 from .learner import fit_to_device, learner_faces, predict_emotions
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'SHIPPED', 'ENSEMBLE', 'UnsafeModelError', 'norm_stats', 'input_size',
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ENSEMBLE', 'UnsafeModelError', 'norm_stats', 'input_size',
            'recipe_of', 'source_sha256', 'reads_faces', 'save_fer_model', 'read_config', 'load_weights',
            'load_fer_model', 'config_learner', 'model_from_config', 'body_state_dict', 'convert_model']
 
 # %% ../nbs/02a_modelfile.ipynb #c007
 FORMAT, FORMAT_VERSION = 'fer_fastai', 1
 CONFIG, WEIGHTS = 'config.json', 'model.safetensors'
-SHIPPED = Path(fer_fastai.__file__).parent/'pretrained'/'fer2013'   # the FER2013 model in the package
 
 class UnsafeModelError(ValueError):
     "A pickled model that was not trusted: loading it would run whatever code it holds"

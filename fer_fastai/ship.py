@@ -97,4 +97,6 @@ def ship_model(runs, out, source=None, splits=('PublicTest',), tta=('flip', 'cro
             res = evaluate(shipped, dl, tta=mode)
             scores[s + (f'_{mode}' if mode else '')] = _brief(res) | ({'ece_uncalibrated': round(res['ece_uncalibrated'], 4)} if 'ece_uncalibrated' in res else {})
     save_fer_model(shipped, out, half=True, recipe=cfg['recipe'], scores=scores, source=source or ms[0].get('source'), calibration=cal)
+    from fer_fastai.deploy import write_graph
+    write_graph(out)   # its ONNX graph beside the weights, keyed to them: fer-predict runs it without PyTorch
     return read_config(out)

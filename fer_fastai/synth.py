@@ -319,7 +319,7 @@ def _folder_cases(d:Path) -> dict:
     cases += [
         fault('broken_image', lambda r: (one(r)/'3.png').write_bytes(b'\x89PNG\r\n\x1a\n broken'), 'cannot be read'),
         fault('empty_image', lambda r: (one(r)/'3.png').write_bytes(b''), 'cannot be read'),
-        fault('transparent', lambda r: Image.fromarray(np.dstack([faces[3]]*3 + [np.full_like(faces[3], 0)])).save(one(r)/'3.png'), 'has transparent pixels'),
+        fault('transparent', lambda r: Image.fromarray(np.dstack([faces[3]]*3 + [np.full_like(faces[3], 0)])).save(one(r)/'3.png'), 'is fully transparent'),
         fault('animated_gif', lambda r: ((one(r)/'3.png').unlink(), Image.fromarray(faces[3]).save(one(r)/'3.gif', save_all=True,
               append_images=[Image.fromarray(faces[2])])), 'has 2 frames'),
         fault('broken_link', lambda r: ((one(r)/'3.png').unlink(), (one(r)/'3.png').symlink_to(r/'gone.png')), 'is a link to nothing'),

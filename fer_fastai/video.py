@@ -10,7 +10,8 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 import numpy as np, pandas as pd, cv2
-from fastai.vision.all import progress_bar, Path
+from pathlib import Path
+from fastprogress.fastprogress import progress_bar
 from .core import *
 from .detect import get_detector, box_iou, paste_face, clip_boxes
 from .inference import load_image, crop_faces, face_probs, draw_faces, EMOTION_COLORS, _results

@@ -5,8 +5,8 @@ from fer_fastai.synth import synth_fer, synth_faces, write_bad_fer, write_fer_cs
 
 BIN = Path(sys.executable).parent
 
-def run(*args):
-    return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, env=os.environ)
+def run(*args, cwd=None):
+    return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, env=os.environ, cwd=cwd)
 
 def train_small(src, out):
     "fer-train a resnet18 from scratch for one epoch on `src` into `out`; fail with its stderr if it fails"

@@ -91,7 +91,7 @@ def test_pages_render_in_chromium(site, tmp_path):
         page.locator('label.md-search__icon, .md-search__input').first.click()
         page.locator('input.md-search__input').fill('read_fer')
         hit = page.locator('.md-search-result__item').first
-        hit.wait_for(timeout=20_000)
+        hit.wait_for(timeout=60_000)   # the search worker builds its index first: slow on a loaded machine
         assert 'read_fer' in hit.inner_text()
         browser.close()
     server.shutdown()

@@ -39,12 +39,63 @@ def test_fer_predict_photo_and_folder(model, photo, tmp_path):
     assert ann.shape == (512, 512, 3) and (ann != np.asarray(Image.open(photo))).any()
     r = run('fer-predict', model, photo.parent, '--json')   # MODEL first, the older form
     res = json.loads(r.stdout)[str(photo)]
-    lib = predict_faces(load_model(model), photo)
+    lib = predict_faces(load_model(model, runtime='onnx'), photo)   # the command's default runtime: onnxruntime, where installed
     assert len(res) == 1 and res[0]['emotion'] == lib.emotion[0]
     np.testing.assert_allclose([res[0][e] for e in EMOTIONS], lib[list(EMOTIONS)].values[0], atol=1e-6)
     (tmp_path/'bad.jpg').write_text('not a photo')
     r = run('fer-predict', tmp_path/'bad.jpg', '--model', model)
-    assert r.returncode == 1 and 'cannot read' in r.stderr and 'bad.jpg' in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 1 and 'bad.jpg is not an image' in r.stderr and 'Traceback' not in r.stderr
+
+@pytest.fixture(scope='module')
+def crops(tmp_path_factory, real):
+    "20 FER2013 faces of PublicTest as 48x48 PNGs, the form face data sets come in"
+    d = tmp_path_factory.mktemp('crops')
+    for i, k in enumerate(real.idxs('PublicTest')[:20]): Image.fromarray(real.x[k]).save(d/f'{i:02d}.png')
+    return d
+
+@pytest.mark.parametrize('which', ['folder', 'shipped'])
+def test_runtimes_agree_on_photos_and_crops(model, photo, crops, which):
+    "fer-predict under onnxruntime and under PyTorch: the same faces, emotions and probabilities (to 1e-3) on a photo and on crops given as faces, for a model folder and the shipped model"
+    m = ['--model', model] if which == 'folder' else []
+    for args in ([photo], [crops, '--faces']):
+        out = {rt: json.loads(run('fer-predict', *args, *m, '--json', '--runtime', rt).stdout) for rt in ('onnx', 'torch')}
+        assert list(out['onnx']) == list(out['torch']) and len(out['onnx']) == (1 if len(args) == 1 else 20)
+        for f in out['onnx']:
+            a, b = out['onnx'][f], out['torch'][f]
+            assert len(a) == len(b) == 1 and a[0]['emotion'] == b[0]['emotion'] and [a[0][k] for k in 'xywh'] == [b[0][k] for k in 'xywh'], (f, a, b)
+            np.testing.assert_allclose([a[0][e] for e in EMOTIONS], [b[0][e] for e in EMOTIONS], atol=1e-3)
+
+def test_labelling_a_photo_loads_no_training_stack(photo):
+    "The photo path, library and command, in a fresh process: fastai, timm, torchvision (and torch) never load"
+    code = ("import sys\nfrom fer_fastai.inference import load_model, predict_faces\n"
+            f"r = predict_faces(load_model(runtime='auto'), {str(photo)!r})\nassert len(r) == 1, r\n"
+            "print(sorted(m for m in ('fastai', 'timm', 'torchvision', 'torch') if m in sys.modules))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == '[]', (r.stdout, r.stderr[-2000:])
+    script = Path(sys.executable).parent/'fer-predict'   # the console script, run in this process so that its modules can be listed
+    code = (f"import sys, runpy\nsys.argv = ['fer-predict', {str(photo)!r}]\n"
+            f"try: runpy.run_path({str(script)!r}, run_name='__main__')\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('fastai', 'timm', 'torchvision', 'torch') if m in sys.modules))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip().endswith('[]') and '1 face' in r.stdout, (r.stdout, r.stderr[-2000:])
+
+def test_fer_predict_crops_to_csv(model, crops, tmp_path):
+    "A folder of crops as one table: a row per face, counts that add up, unreadable files listed; crops searched for faces get the --faces hint; no dependency warnings; paths as given"
+    (tmp_path/'in').mkdir()
+    for f in crops.iterdir(): shutil.copy(f, tmp_path/'in'/f.name)
+    (tmp_path/'in'/'zz.png').write_bytes(b'\x89PNG broken')
+    r = run('fer-predict', 'in', '--faces', '--csv', 'out/faces.csv', '--model', model, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    tab = pd.read_csv(tmp_path/'out'/'faces.csv')
+    assert len(tab) == 20 and tab.file.tolist() == [f'in/{i:02d}.png' for i in range(20)] and (tab.face == 0).all()
+    np.testing.assert_allclose(tab[list(EMOTIONS)].sum(axis=1), 1, atol=1e-4)
+    assert '21 images: 20 labelled (20 faces), 0 without a face, 1 unreadable; wrote out/faces.csv' in r.stdout, r.stdout
+    assert 'in/zz.png' in r.stderr and 'Warning' not in r.stderr, r.stderr
+    r = run('fer-predict', 'in/00.png', '--model', model, cwd=tmp_path)
+    assert 'in/00.png: 0 faces (no face found; it is 48x48: if each image is one face (a crop), give --faces' in r.stdout, r.stdout
+    r = run('fer-predict', 'in/00.png', '--faces', '--out', 'ann/', '--runtime', 'torch', '--model', model, cwd=tmp_path)
+    assert r.returncode == 0 and 'in/00.png: 1 face' in r.stdout and 'wrote 1 annotated photo(s) to ann/\n' in r.stdout, r.stdout
+    assert 'Warning' not in r.stderr, r.stderr   # PyTorch and fastai loaded, their known warnings filtered
 
 def test_fer_video(model, photo, tmp_path):
     "Every frame in the table and the written video; blank frames have no face; the plot is written"

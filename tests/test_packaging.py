@@ -3,13 +3,16 @@ import subprocess, sys, zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-FILES = ('config.json', 'model.safetensors', 'README.md')
+FILES = ('config.json', 'model.safetensors', 'model.onnx', 'README.md')
 
 def test_editable_install_loads_the_shipped_model():
     from fer_fastai.modelfile import SHIPPED, read_config
     assert SHIPPED.is_relative_to(ROOT/'fer_fastai') and all((SHIPPED/f).is_file() for f in FILES)
     cfg = read_config(SHIPPED)
     assert cfg['dtype'] == 'float16' and (SHIPPED/'model.safetensors').stat().st_size <= 10e6
+    assert sum(f.stat().st_size for f in SHIPPED.iterdir()) <= 25e6          # what ships, graph included, within 25 MB
+    from fer_fastai.inference import onnx_graph
+    assert onnx_graph() == SHIPPED/'model.onnx'                                # its graph is keyed to these weights: run as shipped, not rebuilt
 
 def test_wheel_carries_the_shipped_model(tmp_path):
     r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', str(ROOT), '-w', str(tmp_path)], capture_output=True, text=True)
