@@ -20,7 +20,7 @@ from .learner import fit_to_device, learner_faces, predict_emotions
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ENSEMBLE', 'UnsafeModelError', 'norm_stats', 'input_size',
-           'recipe_of', 'source_sha256', 'reads_faces', 'save_fer_model', 'read_config', 'load_weights',
+           'recipe_of', 'source_sha256', 'reads_faces', 'save_fer_model', 'read_config', 'check_config', 'load_weights',
            'load_fer_model', 'config_learner', 'model_from_config', 'body_state_dict', 'convert_model']
 
 # %% ../nbs/02a_modelfile.ipynb #c007
@@ -115,11 +115,29 @@ def read_config(path) -> dict:
         hint = f"; it has {f.parent/'model.pkl'}, a pickle: see load_fer_model's trust_pickle" if (f.parent/'model.pkl').exists() else ''
         raise FileNotFoundError(f"{path} is not a model folder: it has no {CONFIG}{hint}")
     try: cfg = json.loads(f.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f"{f} is not valid JSON ({e}); write the folder again with save_fer_model") from None
-    if cfg.get('format') != FORMAT or not isinstance(cfg.get('format_version'), int):
-        raise ValueError(f"{f} does not describe a fer_fastai model (format {cfg.get('format')!r}); save one with save_fer_model or fer-train")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise FerError(f"{f} is not JSON ({e}); write the folder again with fer-train or fer-ship") from None
+    if not isinstance(cfg, dict) or cfg.get('format') != FORMAT or not isinstance(cfg.get('format_version'), int):
+        raise FerError(f"{f} does not describe a fer_fastai model (format {cfg.get('format')!r}); save one with save_fer_model or fer-train")
     if cfg['format_version'] > FORMAT_VERSION:
         raise ValueError(f"{f} is format {cfg['format_version']}, newer than this fer_fastai ({FORMAT_VERSION}): pip install -U fer_fastai")
+    check_config(cfg, f)
+    return cfg
+
+_AGAIN = "write the folder again with fer-train or fer-ship"
+
+def check_config(cfg:dict, f) -> dict:
+    "`cfg` (read from `f`) if it describes a model this fer_fastai can build: a known architecture (each member's, for an ensemble), a sensible input size; else a `FerError` naming the file, the value and the fix"
+    import timm
+    arch, size = cfg.get('arch'), cfg.get('size')
+    if arch == ENSEMBLE:
+        if not isinstance(cfg.get('members'), list) or not cfg['members']: raise FerError(f"{f} is an ensemble ({ENSEMBLE}) that lists no members; {_AGAIN}")
+        for m in cfg['members']: check_config(m, f"{f} (member {m.get('arch')!r})")
+        return cfg
+    if not isinstance(arch, str) or not (callable(a := get_arch(arch)) or timm.is_model(a)):
+        raise FerError(f"{f} names the architecture {arch!r}, which neither torchvision nor timm {timm.__version__} knows: "
+                       f"pip install -U timm if it is a newer timm model, else {_AGAIN}")
+    if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 1024:
+        raise FerError(f"{f} gives the input size {size!r}: expected a whole number of pixels from 16 to 1024; {_AGAIN}")
     return cfg
 
 def _load_pickle(path:Path, cpu:bool, trust_pickle:bool) -> Learner:
@@ -132,8 +150,11 @@ def _load_pickle(path:Path, cpu:bool, trust_pickle:bool) -> Learner:
 
 def load_weights(path) -> dict:
     "The weights (a state dict, float32) of the model folder `path`"
-    try: return {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(Path(path)/WEIGHTS)).items()}
-    except Exception as e: raise ValueError(f"{Path(path)/WEIGHTS} is not a safetensors file ({type(e).__name__}: {str(e)[:200]})") from None
+    f = Path(path)/WEIGHTS
+    if not f.exists(): raise FerError(f"{path} has no {WEIGHTS} beside its {CONFIG}; copy the whole folder, or {_AGAIN}")
+    try: return {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(f)).items()}
+    except Exception as e:
+        raise FerError(f"{f} is cut short or is not a safetensors file ({type(e).__name__}: {str(e)[:160]}); copy it again, or {_AGAIN}") from None
 
 def load_fer_model(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner:
     "A fastai `Learner` from a model folder (default: the shipped FER2013 model); a pickle only with `trust_pickle`; on the GPU if there is one, unless `cpu`"
@@ -150,7 +171,10 @@ def load_fer_model(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner
     learn = config_learner(cfg, device='cpu' if cpu else default_device())
     sd = load_weights(path)
     try: learn.model.load_state_dict(sd)
-    except RuntimeError as e: raise ValueError(f"{path/WEIGHTS} does not fit {cfg['arch']} with the head config.json describes: {str(e)[:300]}") from None
+    except RuntimeError as e:   # strict: a model with some weights left at random is never returned
+        first = next((l.strip() for l in str(e).splitlines()[1:] if l.strip()), str(e))[:240]
+        raise FerError(f"{path/WEIGHTS} does not fit {cfg['arch']} as {CONFIG} describes it ({first}): the two files come from different models; "
+                       f"copy both from the same folder, or {_AGAIN}") from None
     learn.model.to(learn.dls.device)
     learn.path = path
     return fit_to_device(learn)
