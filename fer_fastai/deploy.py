@@ -54,7 +54,7 @@ def export_folder(folder, path) -> Path:
 
 def write_graph(folder) -> Path:
     "Write `model.onnx` beside the weights of `folder` and its key into config.json, so that `onnx_graph` uses it (what `fer-ship` ships)"
-    from fer_fastai.inference import graph_key
+    from fer_fastai.folder import graph_key
     folder = Path(folder)
     export_folder(folder, folder/'model.onnx')
     cfg = json.loads((folder/'config.json').read_text())

@@ -12,16 +12,17 @@ import numpy as np, pandas as pd, cv2
 from PIL import Image
 from .core import *
 from .images import load_image, to_face, to_grey
+from .folder import folder_config, graph_key
 from .detect import HaarDetector, Detector, get_detector, default_detector
 
 # %% auto #0
 __all__ = ['EMOTION_COLORS', 'SMALL', 'TABLE_COLUMNS', 'RUNTIMES', 'crop_faces', 'face_probs', 'whole_image', 'predict_faces',
            'draw_faces', 'annotate', 'image_files', 'no_face_hint', 'predict_photos', 'predict_table', 'OnnxFer',
-           'has_onnxruntime', 'graph_key', 'onnx_graph', 'load_model', 'fast_model', 'load_image', 'HaarDetector',
+           'has_onnxruntime', 'onnx_graph', 'load_model', 'fast_model', 'load_image', 'graph_key', 'HaarDetector',
            'Detector', 'get_detector', 'default_detector']
 
 # %% ../nbs/05_inference.ipynb #c009
-_all_ = ['load_image', 'HaarDetector', 'Detector', 'get_detector', 'default_detector']   # found in fer_fastai.images and .detect, still importable from here
+_all_ = ['load_image', 'graph_key', 'HaarDetector', 'Detector', 'get_detector', 'default_detector']   # found in fer_fastai.images, .folder and .detect, still importable from here
 
 def crop_faces(rgb:np.ndarray, boxes, margin:float=0.15) -> list:
     "Grey crops of `boxes`, each grown by `margin` of its size on every side and clipped to the image"
@@ -202,31 +203,11 @@ def has_onnxruntime() -> bool:
     import importlib.util
     return importlib.util.find_spec('onnxruntime') is not None
 
-_GRAPH_KEYS = ('arch', 'size', 'normalize', 'head', 'classes', 'members')   # the config fields the graph depends on
-
-def _folder_config(folder:Path) -> dict:
-    "config.json of a model folder, or an error naming what is missing and the fix"
-    if not folder.is_dir(): raise FileNotFoundError(f"model {folder} does not exist; give a model folder (fer-train's or fer-ship's) or an .onnx file")
-    if not (folder/'config.json').exists(): raise FerError(f"{folder} is not a model folder: it has no config.json; give a folder written by fer-train or fer-ship")
-    try: cfg = json.loads((folder/'config.json').read_text())
-    except (ValueError, UnicodeDecodeError) as e: raise FerError(f"{folder/'config.json'} is not JSON ({e}); write the folder again with fer-train or fer-ship") from None
-    if not isinstance(cfg, dict) or 'arch' not in cfg: raise FerError(f"{folder/'config.json'} names no 'arch': it is not a fer_fastai model config; write the folder again with fer-train or fer-ship")
-    if not (folder/'model.safetensors').exists(): raise FerError(f"{folder} has no model.safetensors beside its config.json; copy the whole folder, or write it again with fer-train or fer-ship")
-    if list(cfg.get('classes', EMOTIONS)) != list(EMOTIONS): raise FerError(f"{folder} is a model for {cfg['classes'][:10]}, not FER's emotions {list(EMOTIONS)}")
-    return cfg
-
-def graph_key(folder) -> str:
-    "The key of a model folder's ONNX graph: the sha256 of its weights and of the config fields the graph depends on"
-    folder = Path(folder); cfg = _folder_config(folder)
-    h = hashlib.sha256((folder/'model.safetensors').read_bytes())
-    h.update(json.dumps({k: cfg[k] for k in _GRAPH_KEYS if k in cfg}, sort_keys=True).encode())
-    return h.hexdigest()[:24]
-
 def onnx_graph(folder=None) -> Path:
     "The ONNX graph of a model folder (default: the shipped model): its `model.onnx` when config.json's `onnx_key` matches the weights, else one built once (with PyTorch) and cached by the key"
     folder = Path(folder) if folder is not None else SHIPPED
     key = graph_key(folder)
-    if (folder/'model.onnx').exists() and _folder_config(folder).get('onnx_key') == key: return folder/'model.onnx'
+    if (folder/'model.onnx').exists() and folder_config(folder).get('onnx_key') == key: return folder/'model.onnx'
     cached = fer_cache_dir()/'onnx'/f'{key}.onnx'
     if not cached.exists():
         from fer_fastai.deploy import export_folder

@@ -14,11 +14,13 @@ from fastai.vision.all import *
 from .data import *
 from .weights import *
 from .weights import _hub_offline_if_unreachable, _no_weights, _tv_body_state_dict
+from .compute import *
+from .modelfile import read_config, body_state_dict, load_fer_model
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'HEAD_KWARGS', 'has_depthwise', 'stem_modules', 'freeze_modules', 'reuse_freed_memory', 'FrozenStem',
-           'bf16_native', 'BF16OnCPU', 'fit_to_device', 'fer_learner', 'LineProgress', 'plain_progress',
-           'load_fer_learner', 'faces_dl', 'learner_faces', 'learner_probs', 'predict_emotions', 'ALIASES', 'get_arch',
+__all__ = ['HEAD_KWARGS', 'stem_modules', 'freeze_modules', 'FrozenStem', 'fer_learner', 'LineProgress', 'plain_progress',
+           'load_fer_learner', 'PRECISIONS', 'has_depthwise', 'reuse_freed_memory', 'bf16_native', 'BF16OnCPU',
+           'fit_to_device', 'faces_dl', 'learner_faces', 'learner_probs', 'predict_emotions', 'ALIASES', 'get_arch',
            'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5', 'fer_scores', 'evaluate', 'report_table',
            'plot_history', 'plot_confusion', 'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'RUN_STATE',
            'read_run', 'CheckpointEpochs', 'fine_tune_staged', 'check_recipe', 'check_trainable', 'write_run',
@@ -28,10 +30,6 @@ __all__ = ['PRECISIONS', 'HEAD_KWARGS', 'has_depthwise', 'stem_modules', 'freeze
 def _loss(dls, label_smoothing:float, class_weighted:bool):
     w = class_weights(dls.fer).to(dls.device) if class_weighted else None
     return CrossEntropyLossFlat(weight=w, label_smoothing=label_smoothing)
-
-def has_depthwise(model:nn.Module) -> bool:
-    "Whether `model` has grouped (depthwise) convolutions: on a CPU they train about twice as fast in channels_last"
-    return any(isinstance(m, nn.Conv2d) and m.groups>1 for m in model.modules())
 
 def stem_modules(model:nn.Module, reduction:int=4, size:int=64) -> list:
     "Names of the modules with weights that run before the first convolution whose output is below 1/`reduction` of the input's size"
@@ -54,50 +52,11 @@ def freeze_modules(model:nn.Module, names:list):
     for n in names:
         for p in mods[n].parameters(recurse=False): p.requires_grad_(False)
 
-def reuse_freed_memory() -> bool:
-    "Have glibc keep the memory torch frees for the next batch instead of handing it back and faulting it in again; False where it cannot"
-    if os.environ.get('FER_MALLOC_TUNING', '1')=='0' or not sys.platform.startswith('linux'): return False
-    import ctypes
-    try: mallopt = ctypes.CDLL('libc.so.6').mallopt
-    except (OSError, AttributeError): return False   # not glibc (musl, ...)
-    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
-    return all(mallopt(k, v)==1 for k, v in ((M_TRIM_THRESHOLD, 2**31-1), (M_TOP_PAD, 2**28), (M_MMAP_THRESHOLD, 2**25)))
-
 class FrozenStem(Callback):
     "Keep the modules `names` (the stem: the layers at the largest feature maps) frozen in every stage, BatchNorm included"
     order = 0   # before `DistributedTrainer` wraps the model
     def __init__(self, names:list): self.names = names
     def before_fit(self): freeze_modules(self.learn.model, self.names)
-
-PRECISIONS = ('fp32', 'bf16', 'fp16')
-
-def bf16_native() -> bool:
-    "Whether this CPU computes in bfloat16 itself (AMX tiles or AVX512-BF16: Intel Xeon 4th generation on, AMD Zen 4 on), where bf16 steps run about twice as fast as float32"
-    return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_amx_tile_supported', '_is_avx512_bf16_supported'))
-
-class BF16OnCPU(Callback):
-    "Mixed precision on a CPU: the forward pass and the loss under `torch.autocast('cpu', torch.bfloat16)`, weights, gradients and optimizer in float32"
-    order = 10
-    def before_batch(self): self.ctx = torch.autocast('cpu', dtype=torch.bfloat16); self.ctx.__enter__()
-    def after_pred(self): self.learn.pred = to_float(self.pred)
-    def after_loss(self):
-        if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
-    after_batch = after_cancel_batch = after_loss   # (a batch cancelled before its loss leaves autocast too)
-
-def fit_to_device(learn:Learner, precision:str=None) -> Learner:
-    "Mixed `precision` (default: fp16 on a GPU, fp32 on a CPU; bf16 on either) with channels_last memory; on a CPU in float32, channels_last for nets with depthwise convolutions, and glibc keeping freed memory"
-    cuda = getattr(learn.dls.device, 'type', None)=='cuda'
-    precision = ifnone(precision, 'fp16' if cuda else 'fp32')
-    if precision not in PRECISIONS: raise ValueError(f"precision={precision!r}: give one of {', '.join(PRECISIONS)}")
-    learn.precision = precision
-    if cuda: learn.to_channelslast(use_amp=precision!='fp32', amp_mode=precision); return learn
-    if precision=='fp16': raise ValueError("precision='fp16' (mixed float16) needs a GPU: on a CPU give bf16 (fastest where the CPU has AMX or AVX512-BF16) or fp32")
-    reuse_freed_memory()
-    if precision=='bf16':
-        if not bf16_native(): warnings.warn("this CPU has neither AMX nor AVX512-BF16: bf16 steps are emulated and run slower than fp32; give precision='fp32'")
-        learn.add_cb(BF16OnCPU())
-    if precision=='bf16' or has_depthwise(learn.model): learn.to_channelslast(use_amp=False)   # oneDNN's AMX and depthwise kernels want NHWC
-    return learn
 
 # the arguments of `vision_learner` that shape the model: a saved model's config.json records them to build it again
 HEAD_KWARGS = ('n_in', 'cut', 'concat_pool', 'pool', 'lin_ftrs', 'ps', 'first_bn', 'bn_final', 'lin_first', 'y_range')
@@ -113,7 +72,6 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
                 class_weighted:bool=False, frozen_stem:bool=False, metrics=None, precision:str=None, mixup:float=0., **kwargs) -> Learner:
     "A fastai `Learner` for FER: torchvision or timm `arch` (or one of `fer_fastai.nets`) with ImageNet weights from the hub or the file `weights`, or 'fer2013': the shipped FER model's body; trained in `precision` (`fit_to_device`), with fastai's `MixUp(mixup)` if `mixup`"
     if arch=='fer2013':
-        from fer_fastai.modelfile import SHIPPED, read_config, body_state_dict
         cfg = read_config(SHIPPED)
         arch, start = cfg['arch'], (body_state_dict(SHIPPED), (cfg['normalize']['mean'], cfg['normalize']['std']))
     else: start = None
@@ -176,36 +134,15 @@ def plain_progress(stream=None) -> bool:
 # %% ../nbs/02_learner.ipynb #c029
 def load_fer_learner(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner:
     "A FER model: a model folder (`fer-train`'s; default: the one shipped with the package), or a fastai export only with `trust_pickle`"
-    from fer_fastai.modelfile import load_fer_model
     learn = load_fer_model(path, cpu=cpu, trust_pickle=trust_pickle)
     if list(getattr(learn.dls, 'vocab', [])) != list(EMOTIONS):
         raise ValueError(f"{path} is a fastai model for {list(getattr(learn.dls, 'vocab', []))[:10]}, not FER's emotions {list(EMOTIONS)}")
     return learn
 
-def faces_dl(learn:Learner, faces, bs:int=64) -> TfmdDL:
-    "A DataLoader of faces (images, paths or arrays, any size or colour) through `learn`'s validation transforms"
-    to_face = FerFace()
-    return learn.dls.test_dl([to_face(f) for f in faces], bs=bs)
-
-def learner_faces(learn:Learner, faces) -> torch.Tensor:
-    "One batch of faces (arrays, images or paths) through `learn`'s validation transforms, on the model's device"
-    return faces_dl(learn, faces, bs=len(faces)).one_batch()[0].to(one_param(learn.model).device)
-
-def learner_probs(learn:Learner, faces) -> np.ndarray:
-    "Probabilities (n,7) of faces (arrays, images or paths) in one batch through `learn`'s model, as float32 numpy"
-    if not len(faces): return np.zeros((0, len(EMOTIONS)), np.float32)
-    m = learn.model.eval()
-    with torch.no_grad(): return m(learner_faces(learn, faces)).as_subclass(torch.Tensor).float().softmax(1).cpu().numpy()
-
-def predict_emotions(learn:Learner, faces, bs:int=64) -> pd.DataFrame:
-    "Emotion and the probability of each of the seven for every face (image, path or array)"
-    probs, _ = learn.get_preds(dl=faces_dl(learn, faces, bs=bs))
-    df = pd.DataFrame(probs.numpy(), columns=list(EMOTIONS))
-    df.insert(0, 'emotion', np.array(EMOTIONS)[probs.argmax(1).numpy()])
-    return df
-
 # %% ../nbs/02_learner.ipynb #c041
-_all_ = ['ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5',   # in weights
+_all_ = ['PRECISIONS', 'has_depthwise', 'reuse_freed_memory', 'bf16_native', 'BF16OnCPU', 'fit_to_device',   # in compute
+         'faces_dl', 'learner_faces', 'learner_probs', 'predict_emotions',
+         'ALIASES', 'get_arch', 'lite0_state_dict', 'lite0_weights_file', 'imagenet_top5',   # in weights
          'fer_scores', 'evaluate', 'report_table', 'plot_history', 'plot_confusion',    # in evaluate
          'launched', 'EpochLog', 'keep_epoch', 'KeepBestEpoch', 'RUN_STATE', 'read_run', 'CheckpointEpochs', 'fine_tune_staged',
          'check_recipe', 'check_trainable', 'write_run', 'train_fer', 'resume_fer']    # in train

@@ -16,7 +16,7 @@ from .core import *
 from .data import *
 from .weights import get_arch
 from .nets import FerEnsemble
-from .learner import fit_to_device, learner_faces, predict_emotions
+from .compute import fit_to_device, learner_faces, predict_emotions
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ENSEMBLE', 'UnsafeModelError', 'norm_stats', 'input_size',
