@@ -16,13 +16,12 @@ from .core import *
 # nothing heavy here: each command imports what it needs when it runs, so `--help` and the photo path stay light
 
 # %% auto #0
-__all__ = ['KNOWN_WARNINGS', 'GET_FER', 'user_errors', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam',
-           'fer_interpret', 'fer_predict', 'fer_video', 'fer_export', 'fer_app', 'fer_convert', 'fer_ship']
+__all__ = ['KNOWN_WARNINGS', 'user_errors', 'fer_data', 'fer_bench', 'fer_train', 'fer_evaluate', 'fer_cam', 'fer_interpret',
+           'fer_predict', 'fer_video', 'fer_export', 'fer_app', 'fer_convert', 'fer_ship']
 
 # %% ../nbs/06_cli.ipynb #c007
-KNOWN_WARNINGS = [(FutureWarning, r'.*torch\.jit\.script.*'),   # fastai's layers, when imported, under torch >= 2.9
-                  (UserWarning, r'.*TypedStorage is deprecated.*'), (FutureWarning, r'.*`torch\.cuda\.amp.*'),
-                  (UserWarning, r'.*pkg_resources is deprecated.*')]
+KNOWN_WARNINGS = [(FutureWarning, r'.*torch\.jit\.script.*'), (UserWarning, r'.*TypedStorage is deprecated.*'),   # torch.jit.script: fastai's layers
+                  (FutureWarning, r'.*`torch\.cuda\.amp.*'), (UserWarning, r'.*pkg_resources is deprecated.*')]
 
 def _quiet():
     "Filter the dependencies' known warnings where a command starts (a user's own code still sees them)"
@@ -31,12 +30,9 @@ def _quiet():
 def _plain_progress():
     "fastai's bars as one line an epoch where the output is not a terminal (`plain_progress`); the known warnings filtered"
     _quiet()
-    from fer_fastai.learner import plain_progress
-    plain_progress()
+    from fer_fastai.learner import plain_progress; plain_progress()
 
-def _dir(p) -> str:
-    "A folder as the user named it, with one trailing slash"
-    return str(p) if str(p).endswith('/') else f'{p}/'
+def _dir(p) -> str: return str(p) if str(p).endswith('/') else f'{p}/'   # a folder as the user named it, one trailing slash
 
 @contextmanager
 def user_errors():
@@ -50,7 +46,7 @@ def fer_data(source:str, # fer2013.csv (or .csv.gz), or the folder of the image 
              no_cache:bool=False): # parse again, without the cache
     "Summarise a FER source: faces per split and emotion, and bad rows"
     _quiet()
-    from fer_fastai.data import read_fer
+    from fer_fastai.read import read_fer   # (reading needs no fastai)
     with user_errors(): d = read_fer(source, on_bad='skip' if skip_bad else 'raise', cache=not no_cache)
     print(d)
     for r in d.skipped.itertuples(): print(f'  skipped: {r.reason}')
@@ -110,20 +106,6 @@ def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'trai
     return res
 
 # %% ../nbs/06_cli.ipynb #c012
-GET_FER = """fer-train needs FER2013. Get it one of these ways:
-
-  * Kaggle, the challenge CSV (fer2013.csv, 35,887 faces: emotion,pixels,Usage):
-      https://www.kaggle.com/datasets/deadskull7/fer2013
-    or with the Kaggle API:  kaggle datasets download -d deadskull7/fer2013
-  * Kaggle, the image-folder release (train/<emotion>/*.jpg, test/<emotion>/*.jpg):
-      kaggle datasets download -d msambare/fer2013
-  * In Colab: import kagglehub; path = kagglehub.dataset_download('msambare/fer2013')
-
-Then:  fer-train path/to/fer2013.csv --out runs/fer
-fer_fastai reads fer2013.csv (gzipped or not, 'Usage' optional), Kaggle's icml_face_data.csv,
-and the train/ test/ image folders (any size, colour or grey).
-"""
-
 @call_parse(pos=['source'])
 @recipe_options
 def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the image release
@@ -132,7 +114,9 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
               **recipe): # the options of the recipe: the fields of `fer_fastai.core.Recipe`
     "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
     _plain_progress()
-    if resume is None and source is None: print(GET_FER); return 1
+    if resume is None and source is None:
+        from fer_fastai.read import GET_FER   # how to get FER2013
+        print(GET_FER); return 1
     from fer_fastai.train import train_fer, resume_fer
     if resume is not None and (given := [k for k, v in recipe.items() if v != getattr(Recipe, k)]):
         raise CliError(f"--resume goes on with the run's own settings: leave out {' '.join('--' + k.replace('_', '-') for k in given)}")

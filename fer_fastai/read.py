@@ -15,7 +15,7 @@ from .fer_csv import read_fer_csv
 from .fer_folder import read_fer_folder
 
 # %% auto #0
-__all__ = ['FER_SOURCES', 'KAGGLE_FER2013', 'read_fer', 'fer2013_source']
+__all__ = ['FER_SOURCES', 'KAGGLE_FER2013', 'GET_FER', 'read_fer', 'fer2013_source']
 
 # %% ../nbs/00i_read.ipynb #c027
 _CACHE_VERSION = 3   # 3: images read by fer_fastai.images (transparency flattened)
@@ -92,3 +92,17 @@ def fer2013_source(how:str=None, path=None, drive_file:str='MyDrive/fer2013.csv'
         if not p.exists(): raise FileNotFoundError(f"{p} does not exist: put fer2013.csv in your Google Drive as {drive_file}, or pass drive_file=")
         return p
     raise FerError(f"no FER2013 named: set $FER2013_CSV or pass path=, or fetch it with how= one of {', '.join(FER_SOURCES)} (got {how!r})")
+
+GET_FER = """fer-train needs FER2013. Get it one of these ways:
+
+  * Kaggle, the challenge CSV (fer2013.csv, 35,887 faces: emotion,pixels,Usage):
+      https://www.kaggle.com/datasets/deadskull7/fer2013
+    or with the Kaggle API:  kaggle datasets download -d deadskull7/fer2013
+  * Kaggle, the image-folder release (train/<emotion>/*.jpg, test/<emotion>/*.jpg):
+      kaggle datasets download -d msambare/fer2013
+  * In Colab: import kagglehub; path = kagglehub.dataset_download('msambare/fer2013')
+
+Then:  fer-train path/to/fer2013.csv --out runs/fer
+fer_fastai reads fer2013.csv (gzipped or not, 'Usage' optional), Kaggle's icml_face_data.csv,
+and the train/ test/ image folders (any size, colour or grey).
+"""

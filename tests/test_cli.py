@@ -1,7 +1,8 @@
 import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np, pytest
-from fer_fastai.synth import synth_fer, synth_faces, write_bad_fer, write_fer_csv
+from fer_fastai.synth import synth_fer, synth_faces, write_fer_csv
+from fer_fastai.faults import write_bad_fer
 
 BIN = Path(sys.executable).parent
 

@@ -5,6 +5,7 @@ import numpy as np, pandas as pd, pytest, torch
 from fer_fastai.core import EMOTIONS, USAGES
 from fer_fastai.data import *
 from fer_fastai.synth import *
+from fer_fastai.faults import *
 from fer_fastai.bench import peak_mb
 
 # The class counts of the shared file, from its README
