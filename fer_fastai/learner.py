@@ -115,12 +115,16 @@ class LineProgress(Callback):
     "fastai's progress for output that is not a terminal: no bars, the header and then each epoch's line of the table, printed as the epoch ends"
     order, name = 60, 'progress'   # (in ProgressCallback's place: `learn.no_bar()` takes it out the same way)
     def before_fit(self):
-        self.old_logger = self.learn.logger
-        if self.learn.logger is not noop:
-            self.learn.logger = self._line
-            self._line(self.recorder.metric_names)
-    def _line(self, log): print('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log), flush=True)
+        self.old_logger, self.header = self.learn.logger, None
+        if self.learn.logger is not noop: self.learn.logger, self.header = self._line, self.recorder.metric_names
+    def _line(self, log):
+        if self.header is not None: header, self.header = self.header, None; self._line(header)   # with the first line: fastai's tta opens a fit that logs none
+        print('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log), flush=True)
     def after_fit(self): self.learn.logger = self.old_logger
+    @property
+    def mbar(self): return self._mbar
+    @mbar.setter
+    def mbar(self, bar): self._mbar = list(getattr(bar, 'gen', bar))   # fastai's tta puts a master bar here: its steps, no bar
 
 def plain_progress(stream=None) -> bool:
     "If `stream` (default: stdout) is not a terminal and this is not a notebook, use `LineProgress` instead of fastai's bars in every learner made from now on, and silence fastprogress's own; True if it did"
@@ -129,6 +133,8 @@ def plain_progress(stream=None) -> bool:
     if fp.IN_NOTEBOOK or getattr(stream, 'isatty', lambda: False)(): return False
     fp.NO_BAR = True
     defaults.callbacks = [LineProgress if c is ProgressCallback else c for c in defaults.callbacks]
+    import fastai.learner as fl   # fastai's tta makes a master bar itself, and a console bar prints a frame as it is made
+    fl.master_bar = lambda gen, total=None, **kwargs: list(gen)
     return True
 
 # %% ../nbs/02_learner.ipynb #c029

@@ -181,6 +181,8 @@ def test_fer_ship_and_evaluate_with_calibration(tmp_path):
         if not tta:   # before and after calibration, in the output and the JSON
             assert abs(ev['ece_uncalibrated'] - cfg['scores'][key]['ece_uncalibrated']) < 1e-4 and 'without its temperature' in r.stdout
         assert 'calibration error (ECE, 15 bins)' in r.stdout and '\r' not in r.stdout + r.stderr and '█' not in r.stdout + r.stderr
+    r = run('fer-evaluate', src, '--model', tmp_path/'shipped', '--tta')   # fastai's own TTA, piped: no bar frame, no stray epoch header
+    assert r.returncode == 0 and '(TTA: fastai)' in r.stdout and '█' not in r.stdout + r.stderr and 'train_loss' not in r.stdout, r.stdout[:800]
     train_small(src, tmp_path/'all')
     r = run('fer-ship', tmp_path/'all', '--out', tmp_path/'x')
     assert r.returncode == 1 and '--holdout 0.05' in r.stderr and 'Traceback' not in r.stderr
