@@ -17,10 +17,10 @@ from .data import read_fer, fer_test_dl, holdout_idxs
 from .evaluate import evaluate, fit_temperature, calibration_error
 from .modelfile import save_fer_model, load_fer_model, load_weights, recipe_of, read_config, config_learner, ENSEMBLE
 from .nets import FerEnsemble
-from .train import read_run
+from .train import read_run, RUN_STATE
 
 # %% auto #0
-__all__ = ['fold_temperature', 'train_command', 'ship_model']
+__all__ = ['KEPT', 'fold_temperature', 'train_command', 'ship_model', 'keep_run']
 
 # %% ../nbs/02d_ship.ipynb #s07
 def fold_temperature(model:nn.Module, t:float) -> nn.Module:
@@ -100,3 +100,17 @@ def ship_model(runs, out, source=None, splits=('PublicTest',), tta=('flip', 'cro
     from fer_fastai.deploy import write_graph
     write_graph(out)   # its ONNX graph beside the weights, keyed to them: fer-predict runs it without PyTorch
     return read_config(out)
+
+# %% ../nbs/02d_ship.ipynb #s20
+KEPT = ('config.json', 'metrics.json', 'history.csv', 'README.md', RUN_STATE)   # what a kept run holds, beside its float16 weights
+
+def keep_run(run, out) -> Path:
+    "A finished fer-train run `run` as a small folder `out` that `ship_model` (`fer-ship`) takes as a run: its record and float16 weights, no checkpoint"
+    run, out = Path(run), Path(out)
+    if not read_run(run).get('finished'): raise FerError(f"{run}'s run has not finished: finish it with `fer-train --resume {run}` before keeping it")
+    for f in KEPT:
+        if (run/f).exists(): (out/f).parent.mkdir(parents=True, exist_ok=True); (out/f).write_bytes((run/f).read_bytes())
+    from safetensors.torch import save_file
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in load_weights(run).items()}, str(out/'model.safetensors'))
+    cfg = json.loads((out/'config.json').read_text()); cfg['dtype'] = 'float16'; (out/'config.json').write_text(json.dumps(cfg, indent=2))
+    return out
