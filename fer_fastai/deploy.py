@@ -8,7 +8,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/deploy.html.md"""
 from __future__ import annotations
 import json, os, warnings
 from pathlib import Path
-import torch, torch.nn.functional as F
+import numpy as np, torch, torch.nn.functional as F
 from torch import nn
 from fastai.learner import Learner
 from fastai.torch_core import one_param
@@ -17,7 +17,7 @@ from .modelfile import input_size, norm_stats
 from .learner import load_fer_learner
 
 # %% auto #0
-__all__ = ['export_onnx', 'export_folder', 'write_graph']
+__all__ = ['export_onnx', 'export_folder', 'half_initializers', 'write_graph']
 
 # %% ../nbs/05c_deploy.ipynb #c026a
 class _Deployed(nn.Module):
@@ -30,8 +30,8 @@ class _Deployed(nn.Module):
         if self.size != x.shape[-1]: x = F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=True)
         return self.model((x.expand(-1, 3, -1, -1) - self.mean)/self.std).softmax(1)
 
-def export_onnx(learn:Learner, path, opset:int=17) -> Path:
-    "Write `learn`'s model with its input transforms and softmax as ONNX: grey faces (n,1,48,48) in [0,1] -> probabilities (n,7)"
+def export_onnx(learn:Learner, path, opset:int=17, fold:bool=True) -> Path:
+    "Write `learn`'s model with its input transforms and softmax as ONNX: grey faces (n,1,48,48) in [0,1] -> probabilities (n,7); `fold=False` keeps BatchNorm apart from the convolutions (onnxruntime fuses them when it loads the graph)"
     size, stats = input_size(learn), norm_stats(learn) or ([0.]*3, [1.]*3)
     dev, training = one_param(learn.model).device, learn.model.training
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,24 +40,41 @@ def export_onnx(learn:Learner, path, opset:int=17) -> Path:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter('ignore')
             torch.onnx.export(net, (torch.rand(2, 1, FACE_SIZE, FACE_SIZE),), str(path), input_names=['faces'], output_names=['probs'],
-                              dynamic_axes={'faces': {0: 'n'}, 'probs': {0: 'n'}}, opset_version=opset, dynamo=False)
+                              dynamic_axes={'faces': {0: 'n'}, 'probs': {0: 'n'}}, opset_version=opset, do_constant_folding=fold, dynamo=False)
     finally: learn.model.to(dev).train(training)   # the learner's model where it was, even when the export fails
     return path
 
-def export_folder(folder, path) -> Path:
-    "Write the ONNX graph of the model folder `folder` to `path` (written whole or not at all)"
+def export_folder(folder, path, fold:bool=True) -> Path:
+    "Write the ONNX graph of the model folder `folder` to `path` (written whole or not at all; `fold`: as `export_onnx`)"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f'.{path.name}.{os.getpid()}.part')
-    try: os.replace(export_onnx(load_fer_learner(folder, cpu=True), part), path)
+    try: os.replace(export_onnx(load_fer_learner(folder, cpu=True), part, fold=fold), path)
     finally: part.unlink(missing_ok=True)
     return path
 
+def half_initializers(path, min_size:int=1024) -> Path:
+    "Store the float32 weights (of `min_size` values or more) of the ONNX file `path` in float16, each cast back to float32 in the graph: half the file, the same sums (onnxruntime folds the casts when it loads the graph)"
+    import onnx
+    from onnx import numpy_helper, helper, TensorProto
+    m = onnx.load(str(path)); g = m.graph
+    casts = []
+    for init in list(g.initializer):
+        if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) < min_size: continue
+        h = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + '_fp16')
+        g.initializer.remove(init); g.initializer.append(h)
+        casts.append(helper.make_node('Cast', [h.name], [init.name], to=TensorProto.FLOAT, name=init.name + '_cast'))
+    for n in reversed(casts): g.node.insert(0, n)
+    onnx.save(m, str(path))
+    return Path(path)
+
 def write_graph(folder) -> Path:
-    "Write `model.onnx` beside the weights of `folder` and its key into config.json, so that `onnx_graph` uses it (what `fer-ship` ships)"
+    "Write `model.onnx` beside the weights of `folder` (float16 weights stored as float16) and its key into config.json, so that `onnx_graph` uses it (what `fer-ship` ships)"
     from fer_fastai.folder import graph_key
     folder = Path(folder)
-    export_folder(folder, folder/'model.onnx')
     cfg = json.loads((folder/'config.json').read_text())
+    half = cfg.get('dtype') == 'float16'   # float16 weights, BatchNorm kept apart so that none is multiplied into another: stored as float16, nothing is lost
+    export_folder(folder, folder/'model.onnx', fold=not half)
+    if half: half_initializers(folder/'model.onnx')
     cfg['onnx_key'] = graph_key(folder)
     (folder/'config.json').write_text(json.dumps(cfg, indent=2))
     return folder/'model.onnx'
