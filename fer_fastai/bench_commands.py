@@ -6,7 +6,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/bench_commands.html.md"""
 
 # %% ../nbs/07a_bench_commands.ipynb #bc03
 from __future__ import annotations
-import os, statistics, subprocess, sys, tempfile, time
+import json, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 from PIL import Image
@@ -16,16 +16,20 @@ from .core import *
 __all__ = ['measure', 'write_crops', 'bench_commands', 'commands_table']
 
 # %% ../nbs/07a_bench_commands.ipynb #bc06
+# A small launcher forks the command and reads its peak from `wait4`: a child forked from this (maybe large) process would count
+# this process's pages, resident at the fork, as its own peak
+_LAUNCH = '''import json, os, sys, time
+t0 = time.perf_counter(); pid = os.fork()
+if pid == 0: os.execvp(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+open(sys.argv[1], 'w').write(json.dumps(dict(wall_s=time.perf_counter() - t0, peak_mb=ru.ru_maxrss/1024, rc=os.waitstatus_to_exitcode(status))))'''
+
 def measure(cmd:list, env:dict=None, cwd=None) -> dict:
     "Wall seconds, peak memory (MB, the process's max resident set) and exit code of `cmd` run as a fresh process"
-    with tempfile.TemporaryFile() as out:
-        t0 = time.perf_counter()
-        p = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-        _, status, ru = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory() as d:
+        subprocess.run([sys.executable, '-c', _LAUNCH, f'{d}/m.json', *map(str, cmd)], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         out.seek(0); text = out.read().decode(errors='replace')
-    return dict(wall_s=wall, peak_mb=ru.ru_maxrss/1024, rc=p.returncode, output=text[-2000:])
+        return json.loads(Path(f'{d}/m.json').read_text()) | dict(output=text[-2000:])
 
 def _script(name:str) -> str:
     "The console script `name` beside this Python (the venv's), else on the PATH"
@@ -47,7 +51,7 @@ def write_crops(data, folder, n:int) -> Path:
 def bench_commands(source=None, n_crops:int=10_000, runs:int=3, baseline=None, model=None) -> dict:
     "Cold, whole-process wall time and peak memory of `fer-predict` (help, a photo, a folder of crops to CSV), and with `baseline` the same for another checkout"
     import cv2, skimage.data
-    from fer_fastai.data import read_fer
+    from fer_fastai.read import read_fer
     fp = _script('fer-predict')
     envs = {'': None} | ({'baseline_': os.environ | {'PYTHONPATH': str(Path(baseline).resolve())}} if baseline else {})
     mod = ['--model', str(model)] if model else []

@@ -18,11 +18,11 @@ from .detect import HaarDetector, Detector, get_detector, default_detector
 # %% auto #0
 __all__ = ['EMOTION_COLORS', 'SMALL', 'TABLE_COLUMNS', 'RUNTIMES', 'crop_faces', 'face_probs', 'whole_image', 'predict_faces',
            'draw_faces', 'annotate', 'image_files', 'no_face_hint', 'predict_photos', 'predict_table', 'OnnxFer',
-           'has_onnxruntime', 'onnx_graph', 'load_model', 'fast_model', 'load_image', 'graph_key', 'HaarDetector',
-           'Detector', 'get_detector', 'default_detector']
+           'has_onnxruntime', 'onnx_graph', 'load_model', 'fast_model', 'load_image', 'graph_key', 'export_onnx',
+           'HaarDetector', 'Detector', 'get_detector', 'default_detector']
 
 # %% ../nbs/05_inference.ipynb #c009
-_all_ = ['load_image', 'graph_key', 'HaarDetector', 'Detector', 'get_detector', 'default_detector']   # found in fer_fastai.images, .folder and .detect, still importable from here
+_all_ = ['load_image', 'graph_key', 'export_onnx', 'HaarDetector', 'Detector', 'get_detector', 'default_detector']   # found in fer_fastai.images, .folder, .deploy (loaded when asked for) and .detect
 
 def crop_faces(rgb:np.ndarray, boxes, margin:float=0.15) -> list:
     "Grey crops of `boxes`, each grown by `margin` of its size on every side and clipped to the image"
