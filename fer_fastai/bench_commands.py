@@ -27,9 +27,10 @@ open(sys.argv[1], 'w').write(json.dumps(dict(wall_s=time.perf_counter() - t0, pe
 def measure(cmd:list, env:dict=None, cwd=None) -> dict:
     "Wall seconds, peak memory (MB, the process's max resident set) and exit code of `cmd` run as a fresh process"
     with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory() as d:
-        subprocess.run([sys.executable, '-c', _LAUNCH, f'{d}/m.json', *map(str, cmd)], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        fig = Path(d)/'m.json'
+        subprocess.run([sys.executable, '-c', _LAUNCH, str(fig), *map(str, cmd)], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         out.seek(0); text = out.read().decode(errors='replace')
-        return json.loads(Path(f'{d}/m.json').read_text()) | dict(output=text[-2000:])
+        return json.loads(fig.read_text()) | dict(output=text[-2000:])
 
 def _script(name:str) -> str:
     "The console script `name` beside this Python (the venv's), else on the PATH"

@@ -215,14 +215,14 @@ def onnx_graph(folder=None) -> Path:
         export_folder(folder, cached)
     return cached
 
-def load_model(path=None, trust_pickle:bool=False, runtime:str='torch'):
-    "A FER model for `predict_faces`: an ONNX file, a model folder (default: the shipped model) or a fastai .pkl if trusted; a folder as a fastai `Learner` (`runtime='torch'`), or under onnxruntime from `onnx_graph` ('onnx'; 'auto': where onnxruntime is installed)"
-    if runtime not in RUNTIMES: raise FerError(f"runtime is 'auto', 'onnx' or 'torch', got {runtime!r}")
+def load_model(path=None, trust_pickle:bool=False, runtime:str=None):
+    "A FER model for `predict_faces`: an ONNX file, a model folder (default: the shipped model) or a fastai .pkl if trusted; a folder as a fastai `Learner` (`runtime='torch'`, or None), or under onnxruntime from `onnx_graph` ('onnx'; 'auto': where onnxruntime is installed); an ONNX file under onnxruntime"
+    if runtime not in (None, *RUNTIMES): raise FerError(f"runtime is 'auto', 'onnx' or 'torch', got {runtime!r}")
     p = Path(path) if path is not None else None
     if p is not None and p.suffix.lower() == '.onnx':
         if runtime == 'torch': raise FerError(f"{p} is an ONNX graph, which runs under onnxruntime: give its model folder to run it in PyTorch")
         return OnnxFer(p)
-    if runtime != 'torch' and (p is None or p.suffix.lower() != '.pkl'):
+    if runtime in ('auto', 'onnx') and (p is None or p.suffix.lower() != '.pkl'):
         if has_onnxruntime(): return OnnxFer(onnx_graph(p))
         if runtime == 'onnx': raise FerError("runtime 'onnx' needs onnxruntime: pip install onnxruntime (or 'fer_fastai[deploy]')")
     from fer_fastai.learner import load_fer_learner
