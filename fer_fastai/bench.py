@@ -17,7 +17,7 @@ from .data import *
 # %% auto #0
 __all__ = ['timed', 'peak_mb', 'read_fer_pandas', 'bench_parse', 'bench_dls', 'bench_data', 'TrainTimer', 'bench_train',
            'matmul_peak', 'train_gflop', 'bench_dls_only', 'bench_train_table', 'bench_infer', 'bench_detect',
-           'bench_video']
+           'print_figures', 'bench_video']
 
 # %% ../nbs/07_bench.ipynb #c007
 def timed(f, *args, **kwargs):
@@ -236,7 +236,7 @@ def bench_detect(source=None, detectors=None, n:int=200, seed:int=0) -> dict:
     "Recall, false positives per photo and ms per 640x480 photo of each detector (default: all installed) on FER2013's faces pasted at known boxes"
     from fer_fastai.detect import DETECTORS, detection_scenes, detection_scores, get_detector
     if detectors is None:
-        detectors = [d for d in DETECTORS if d != 'dlib' or _installed('dlib')]
+        detectors = [d for d in DETECTORS if d != 'dlib' or installed('dlib')]
     data = read_fer(source or default_fer_path())
     scenes = detection_scenes(_public_faces(data), n=n, seed=seed)
     res = dict(source=str(data.source), photos=len(scenes), faces=int(sum(len(b) for _, b in scenes)), threads=torch.get_num_threads())
@@ -249,10 +249,6 @@ def bench_detect(source=None, detectors=None, n:int=200, seed:int=0) -> dict:
 def _public_faces(data) -> np.ndarray:
     "The faces of PublicTest (all faces when the source has no such split): faces the shipped model did not train on"
     return data.x[data.idxs('PublicTest')] if 'PublicTest' in data.splits else data.x
-
-def _installed(module:str) -> bool:
-    import importlib.util
-    return importlib.util.find_spec(module) is not None
 
 # %% ../nbs/07_bench.ipynb #c026
 def _clip_recall(df, truth) -> float:
@@ -285,6 +281,13 @@ def _naive_video(model, clip, out) -> tuple:
         rows += [dict(frame=f, **r) for r in res.to_dict('records')]; f += 1
     cap.release(); writer.release()
     return pd.DataFrame(rows, columns=['frame', 'x', 'y', 'w', 'h']), secs, f
+
+def print_figures(res:dict):
+    "A benchmark's figures one a line; figures of several things (detectors, pipelines: dicts) as one table below (what fer-bench prints)"
+    for k,v in res.items():
+        if not isinstance(v, dict): print(f'{k:>16}  {v:.3f}' if isinstance(v, float) else f'{k:>16}  {v}')
+    groups = {k: v for k, v in res.items() if isinstance(v, dict)}
+    if groups: print(pd.DataFrame(groups).T.round(3).to_string())
 
 def bench_video(source=None, model=None, detector=None, n_frames:int=300, detect_every:int=3, classify_every:int=2, seed:int=0) -> dict:
     "Frames/s end to end and ms per frame by stage on a 640x480 clip of real faces: the naive loop, predict_video in PyTorch and in onnxruntime"

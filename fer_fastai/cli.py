@@ -53,14 +53,6 @@ def fer_data(source:str, # fer2013.csv (or .csv.gz), or the folder of the image 
     return d
 
 # %% ../nbs/06_cli.ipynb #c010
-def _print_table(res:dict):
-    "Figures one a line; figures of several things (detectors, pipelines: dicts) as one table below"
-    for k,v in res.items():
-        if not isinstance(v, dict): print(f'{k:>16}  {v:.3f}' if isinstance(v, float) else f'{k:>16}  {v}')
-    groups = {k: v for k, v in res.items() if isinstance(v, dict)}
-    import pandas as pd
-    if groups: print(pd.DataFrame(groups).T.round(3).to_string())
-
 @call_parse(pos=['what'])
 def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'train', 'infer', 'detect', 'video', 'commands'])]='data',
               source:str=None, # FER CSV or folder (default: $FER2013_CSV or the shared copy)
@@ -80,29 +72,25 @@ def fer_bench(what:Annotated[str, 'what to measure', dict(choices=['data', 'trai
               baseline:str=None, # `commands`: the root of another checkout of fer_fastai, measured in the same run (before/after)
               json_out:str=None): # also write the figures to this JSON file
     "Run a benchmark and print its figures"
-    _plain_progress()
-    from fer_fastai.bench import bench_data, bench_train, bench_train_table, bench_infer, bench_detect, bench_video
-    from fer_fastai.modelfile import SHIPPED
     model = SHIPPED if model=='shipped' else model
+    if model is not None: _checked(model, False)   # a pickle is refused before anything loads: the benchmarks take model folders
+    _plain_progress()
+    from fer_fastai.bench import bench_data, bench_train, bench_train_table, bench_infer, bench_detect, bench_video, print_figures
     with user_errors():
         if what=='data': res = bench_data(source, baseline=not no_baseline, n_steps=steps)
         elif what=='train' and (precision or ',' in arch or ':' in arch):
-            tab = bench_train_table(source, archs=arch.split(','), precisions=tuple((precision or 'fp32').split(',')), bs=bs, n_batches=steps)
-            print(tab.round(3).to_string(index=False))
-            if json_out: Path(json_out).write_text(tab.to_json(orient='records', indent=2))
-            return tab
+            res = bench_train_table(source, archs=arch.split(','), precisions=tuple((precision or 'fp32').split(',')), bs=bs, n_batches=steps)
+            print(res.round(3).to_string(index=False))
         elif what=='train': res = bench_train(source, arch=arch, bs=bs, size=size, n_batches=steps, frozen_stem=frozen_stem)
         elif what=='infer': res = bench_infer(source, model=model, arch=arch, bs=bs, detector=detector)
         elif what=='commands':
             from fer_fastai.bench_commands import bench_commands, commands_table
             res = bench_commands(source, n_crops=crops, runs=runs, baseline=baseline, model=model)
             print(commands_table(res).to_string())
-            if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
-            return res
         elif what=='detect': res = bench_detect(source, detectors=detector.split(',') if detector else None, n=scenes)
         else: res = bench_video(source, model=model, detector=detector, n_frames=frames)
-    _print_table(res)
-    if json_out: Path(json_out).write_text(json.dumps(res, indent=2))
+    if isinstance(res, dict) and what != 'commands': print_figures(res)
+    if json_out: Path(json_out).write_text(json.dumps(res, indent=2) if isinstance(res, dict) else res.to_json(orient='records', indent=2))
     return res
 
 # %% ../nbs/06_cli.ipynb #c012
@@ -140,13 +128,15 @@ def _one(args:list, what:str) -> str:
     if len(args)!=1: raise CliError(f"expected one {what}, got {len(args)}: {' '.join(map(str, args))}")
     return args[0]
 
+def _checked(model, trust_pickle:bool):
+    "`model` as given, once `folder.check_model` has passed it: a missing path, an untrusted pickle or a broken folder ends the command before PyTorch loads"
+    from fer_fastai.folder import check_model
+    with user_errors(): check_model(model, trust_pickle)
+    return model
+
 def _learner(model, trust_pickle:bool):
     from fer_fastai.learner import load_fer_learner
     return load_fer_learner(model, trust_pickle=trust_pickle)
-
-def _predictor(model, trust_pickle:bool):
-    from fer_fastai.inference import load_model
-    return load_model(model, trust_pickle=trust_pickle)
 
 # %% ../nbs/06_cli.ipynb #c103
 @call_parse
@@ -157,12 +147,14 @@ def fer_evaluate(source:Annotated[str, '[MODEL] SOURCE: the FER source holding t
                  json_out:str=None, # also write the results to this JSON file
                  trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Score a FER model on a split of a FER source"
+    _quiet()
+    model, args = _model_first(source, model)
+    source = _one(args, 'FER source')
+    _checked(model, trust_pickle)
     _plain_progress()
     import pandas as pd
     from fer_fastai.evaluate import evaluate, report_table
     from fer_fastai.data import fer_test_dl
-    model, args = _model_first(source, model)
-    source = _one(args, 'FER source')
     with user_errors():
         learn = _learner(model, trust_pickle)
         res = evaluate(learn, fer_test_dl(learn.dls, source=source, split=split), tta=tta)
@@ -187,9 +179,10 @@ def fer_cam(source:Annotated[str, '[MODEL] IMAGE_OR_SOURCE: a face image, or a F
             trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Draw class activation maps of a FER model over a face image or over faces of a FER source"
     _quiet()
+    model, args = _model_first(source, model)
+    _checked(model, trust_pickle)
     import matplotlib; matplotlib.use('Agg')
     from fer_fastai.cam import cam_figure
-    model, args = _model_first(source, model)
     with user_errors(): cam_figure(_learner(model, trust_pickle), _one(args, 'image or FER source'), split=split,
                                    method='gradcam++' if plus_plus else method, fname=out)
     print(f'wrote {out}')
@@ -205,12 +198,14 @@ def fer_interpret(source:Annotated[str, '[MODEL] SOURCE: the FER source holding 
                   out:str='interpret', # folder for the figures, per_class.csv and interpretation.json
                   trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Error analysis of a FER model on a split of a FER source: confusion, report, confused pairs, top losses with CAMs"
+    _quiet()
+    model, args = _model_first(source, model)
+    source = _one(args, 'FER source')
+    _checked(model, trust_pickle)
     _plain_progress()
     import matplotlib; matplotlib.use('Agg')
     from fer_fastai.evaluate import report_table
     from fer_fastai.interpret import fer_interpretation, write_interpretation
-    model, args = _model_first(source, model)
-    source = _one(args, 'FER source')
     name = Path(model).name if model else 'shipped model'
     with user_errors():
         res = write_interpretation(fer_interpretation(_learner(model, trust_pickle), source, split=split), out, k=k,
@@ -239,6 +234,7 @@ def fer_predict(images:Annotated[str, '[MODEL] IMAGE...: photos, or folders of p
     from fer_fastai.inference import predict_photos, predict_table, no_face_hint, load_model, has_onnxruntime
     model, images = _model_first(images, model)
     if csv is not None and (json or out is not None): raise CliError("--csv writes the table alone: leave out --json and --out")
+    _checked(model, trust_pickle)
     if runtime == 'auto' and not has_onnxruntime() and not (model and str(model).endswith('.onnx')):
         print("onnxruntime is not installed: running the model in PyTorch (pip install onnxruntime starts faster)", file=sys.stderr)
     with user_errors():
@@ -280,11 +276,12 @@ def fer_video(video:Annotated[str, '[MODEL] VIDEO: the video to annotate (MP4, A
               trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Annotate the faces of a video or a live camera with their ids and emotions; write the video, a per-frame table and a plot over time"
     _quiet()
+    model, args = _model_first(video, model, n=0 if camera is not None else 1)
+    if camera is not None and args: raise CliError(f"give a VIDEO or --camera, not both: {' '.join(args)} and --camera {camera}")
+    _checked(model, trust_pickle)
     import matplotlib; matplotlib.use('Agg')
     from fer_fastai.video import predict_video, plot_video_emotions
     from fer_fastai.inference import fast_model, load_model, _is_learner
-    model, args = _model_first(video, model, n=0 if camera is not None else 1)
-    if camera is not None and args: raise CliError(f"give a VIDEO or --camera, not both: {' '.join(args)} and --camera {camera}")
     src, out = (camera if camera is not None else _one(args, 'video')), Path(out)
     csv, plot = ifnone(csv, out.with_suffix('.csv')), ifnone(plot, out.with_suffix('.png'))
     with user_errors():
@@ -305,6 +302,7 @@ def fer_export(model:str=None, # model folder from fer-train (default: the shipp
                trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Export a FER model to ONNX (input transforms and softmax inside) for onnxruntime"
     _quiet()
+    _checked(model, trust_pickle)
     from fer_fastai.deploy import export_onnx
     with user_errors(): print(f'wrote {export_onnx(_learner(model, trust_pickle), out)}')
 
@@ -317,10 +315,12 @@ def fer_app(model:str=None, # model folder from fer-train or .onnx from fer-expo
             trust_pickle:bool=False): # load a fastai .pkl (it runs code when loaded)
     "Serve the Gradio app: a photo or webcam frame in, faces with their emotions and the CAM out; a live webcam tab"
     _quiet()
+    _checked(model, trust_pickle)
     try: from fer_fastai.app import fer_app as app
     except ImportError as e: raise CliError(f"the app needs Gradio: pip install 'fer_fastai[app]' ({e})")
     from fer_fastai.detect import get_detector
-    with user_errors(): demo = app(_predictor(model, trust_pickle), detector=get_detector(detector))
+    from fer_fastai.inference import load_model
+    with user_errors(): demo = app(load_model(model, trust_pickle=trust_pickle), detector=get_detector(detector))
     demo.launch(server_name=host, server_port=port, share=share)
 
 @call_parse

@@ -18,7 +18,7 @@ warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated',
 
 # %% auto #0
 __all__ = ['EMOTIONS', 'USAGES', 'FACE_SIZE', 'IMG_EXTS', 'SHIPPED', 'FerError', 'WeightsError', 'emotion_idx',
-           'default_fer_path', 'fer_cache_dir', 'Recipe', 'recipe_options']
+           'default_fer_path', 'installed', 'fer_cache_dir', 'Recipe', 'recipe_options']
 
 # %% ../nbs/00_core.ipynb #c007
 EMOTIONS = ('Angry', 'Disgust', 'Fear', 'Happy', 'Sad', 'Surprise', 'Neutral')
@@ -53,6 +53,10 @@ def default_fer_path() -> Path:
     return Path.cwd().parent/rel
 
 SHIPPED = Path(importlib.util.find_spec('fer_fastai').origin).parent/'pretrained'/'fer2013'   # the FER2013 model inside the package
+
+def installed(module:str) -> bool:
+    "Whether `module` can be imported here (found, not imported: an optional dependency checked without its cost)"
+    return importlib.util.find_spec(module) is not None
 
 def fer_cache_dir() -> Path:
     "Folder for what fer_fastai computes once and keeps (parsed FER sources, ONNX graphs of model folders): `$FER_CACHE` or `~/.cache/fer_fastai`"

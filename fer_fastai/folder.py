@@ -11,20 +11,33 @@ from pathlib import Path
 from .core import *
 
 # %% auto #0
-__all__ = ['GRAPH_KEYS', 'folder_config', 'graph_key']
+__all__ = ['GRAPH_KEYS', 'AGAIN', 'PICKLE_MAGIC', 'folder_json', 'folder_config', 'graph_key', 'UnsafeModelError', 'is_pickle',
+           'refuse_pickle', 'check_model']
 
 # %% ../nbs/00f_folder.ipynb #fo06
 GRAPH_KEYS = ('arch', 'size', 'normalize', 'head', 'classes', 'members')   # the config fields the ONNX graph depends on
+AGAIN = "write the folder again with fer-train or fer-ship"
+
+def _missing(p:Path) -> str:
+    return f"model {p} does not exist; give a model folder (fer-train's or fer-ship's), an .onnx file, or none for the shipped model"
+
+def folder_json(folder) -> dict:
+    "The config.json of the model folder `folder`, read; or an error naming what is missing or wrong and the fix. The first checks of both `folder_config` (the light path) and `modelfile.read_config` (PyTorch's)"
+    folder = Path(folder)
+    if not folder.is_dir(): raise FileNotFoundError(_missing(folder))
+    f = folder/'config.json'
+    if not f.exists():
+        pkl = f"; it holds {folder/'model.pkl'}, a pickle: trust_pickle=True (--trust-pickle) loads it, fer-convert makes it a folder" if (folder/'model.pkl').exists() else ''
+        raise FerError(f"{folder} is not a model folder: it has no config.json{pkl}; give a folder written by fer-train or fer-ship")
+    try: cfg = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise FerError(f"{f} is not JSON ({e}); {AGAIN}") from None
+    if not isinstance(cfg, dict) or 'arch' not in cfg: raise FerError(f"{f} names no 'arch': it is not a fer_fastai model config; {AGAIN}")
+    return cfg
 
 def folder_config(folder) -> dict:
-    "config.json of the model folder `folder`, or an error naming what is missing or wrong and the fix"
-    folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f"model {folder} does not exist; give a model folder (fer-train's or fer-ship's) or an .onnx file")
-    if not (folder/'config.json').exists(): raise FerError(f"{folder} is not a model folder: it has no config.json; give a folder written by fer-train or fer-ship")
-    try: cfg = json.loads((folder/'config.json').read_text())
-    except (ValueError, UnicodeDecodeError) as e: raise FerError(f"{folder/'config.json'} is not JSON ({e}); write the folder again with fer-train or fer-ship") from None
-    if not isinstance(cfg, dict) or 'arch' not in cfg: raise FerError(f"{folder/'config.json'} names no 'arch': it is not a fer_fastai model config; write the folder again with fer-train or fer-ship")
-    if not (folder/'model.safetensors').exists(): raise FerError(f"{folder} has no model.safetensors beside its config.json; copy the whole folder, or write it again with fer-train or fer-ship")
+    "config.json of the model folder `folder`, checked for the light path (its weights beside it, FER's emotions), or an error naming what is missing or wrong and the fix"
+    folder = Path(folder); cfg = folder_json(folder)
+    if not (folder/'model.safetensors').exists(): raise FerError(f"{folder} has no model.safetensors beside its config.json; copy the whole folder, or {AGAIN}")
     if list(cfg.get('classes', EMOTIONS)) != list(EMOTIONS): raise FerError(f"{folder} is a model for {cfg['classes'][:10]}, not FER's emotions {list(EMOTIONS)}")
     return cfg
 
@@ -34,3 +47,32 @@ def graph_key(folder) -> str:
     h = hashlib.sha256((folder/'model.safetensors').read_bytes())
     h.update(json.dumps({k: cfg[k] for k in GRAPH_KEYS if k in cfg}, sort_keys=True).encode())
     return h.hexdigest()[:24]
+
+# %% ../nbs/00f_folder.ipynb #fo101
+PICKLE_MAGIC = (b'\x80\x02', b'\x80\x03', b'\x80\x04', b'\x80\x05', b'PK')   # pickle protocols 2-5, and torch.save's zip
+
+class UnsafeModelError(ValueError):
+    "A pickled model that was not trusted: loading it would run whatever code it holds"
+
+def is_pickle(path) -> bool:
+    "Whether the file `path` is a pickle (fastai's export, torch.save's file): by its suffix or its first bytes"
+    path = Path(path)
+    with open(path, 'rb') as f: magic = f.read(2)
+    return path.suffix.lower() in ('.pkl', '.pth', '.pt') or magic in PICKLE_MAGIC
+
+def refuse_pickle(path):
+    "Raise `UnsafeModelError` for the untrusted pickle `path`, with both ways to go on"
+    path = Path(path)
+    raise UnsafeModelError(f"{path} is a pickle, and loading a pickle runs whatever code it holds: it was not loaded. If you trust "
+                           f"where it came from, pass trust_pickle=True (--trust-pickle), or convert it once into a model folder that "
+                           f"loads without running code: fer-convert {path} --out {path.with_suffix('')} --trust-pickle")
+
+def check_model(path=None, trust_pickle:bool=False) -> Path:
+    "The model `path` names (None: the shipped one) as a folder, an .onnx file or a trusted pickle, checked as far as it can be without PyTorch; else the error, naming the fix"
+    p = SHIPPED if path is None else Path(path)
+    if not p.exists(): raise FileNotFoundError(_missing(p))
+    if p.is_file() and p.name in ('config.json', 'model.safetensors'): p = p.parent
+    if p.is_dir(): folder_config(p); return p
+    if p.suffix.lower() == '.onnx': return p
+    if is_pickle(p): return p if trust_pickle else refuse_pickle(p)
+    raise FerError(f"{p} is neither a model folder, an ONNX graph nor a fastai export; give the folder fer-train wrote (config.json, model.safetensors)")

@@ -200,8 +200,9 @@ class OnnxFer:
 
 def has_onnxruntime() -> bool:
     "Whether onnxruntime can be imported"
-    import importlib.util
-    return importlib.util.find_spec('onnxruntime') is not None
+    return installed('onnxruntime')
+
+_NO_ORT = "runtime 'onnx' needs onnxruntime: pip install onnxruntime (or 'fer_fastai[deploy]')"
 
 def onnx_graph(folder=None) -> Path:
     "The ONNX graph of a model folder (default: the shipped model): its `model.onnx` when config.json's `onnx_key` matches the weights, else one built once (with PyTorch) and cached by the key"
@@ -224,7 +225,7 @@ def load_model(path=None, trust_pickle:bool=False, runtime:str=None):
         return OnnxFer(p)
     if runtime in ('auto', 'onnx') and (p is None or p.suffix.lower() != '.pkl'):
         if has_onnxruntime(): return OnnxFer(onnx_graph(p))
-        if runtime == 'onnx': raise FerError("runtime 'onnx' needs onnxruntime: pip install onnxruntime (or 'fer_fastai[deploy]')")
+        if runtime == 'onnx': raise FerError(_NO_ORT)
     from fer_fastai.learner import load_fer_learner
     return load_fer_learner(path, trust_pickle=trust_pickle)
 
@@ -233,7 +234,7 @@ def fast_model(model, runtime:str='auto'):
     if runtime not in RUNTIMES: raise FerError(f"runtime is 'auto', 'onnx' or 'torch', got {runtime!r}")
     if runtime == 'torch' or not _is_learner(model): return model
     if not has_onnxruntime():
-        if runtime == 'onnx': raise FerError("runtime 'onnx' needs onnxruntime: pip install onnxruntime (or 'fer_fastai[deploy]')")
+        if runtime == 'onnx': raise FerError(_NO_ORT)
         return model
     import tempfile
     from fer_fastai.deploy import export_onnx

@@ -17,18 +17,16 @@ from .data import *
 from .weights import get_arch
 from .nets import FerEnsemble
 from .compute import fit_to_device, learner_faces, predict_emotions
+from .folder import UnsafeModelError, folder_json, is_pickle, refuse_pickle, AGAIN as _AGAIN, _missing
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ENSEMBLE', 'UnsafeModelError', 'norm_stats', 'input_size',
-           'recipe_of', 'source_sha256', 'reads_faces', 'save_fer_model', 'read_config', 'check_config', 'load_weights',
-           'load_fer_model', 'config_learner', 'model_from_config', 'body_state_dict', 'convert_model']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ENSEMBLE', 'norm_stats', 'input_size', 'recipe_of', 'source_sha256',
+           'reads_faces', 'save_fer_model', 'read_config', 'check_config', 'load_weights', 'load_fer_model',
+           'config_learner', 'model_from_config', 'body_state_dict', 'convert_model']
 
 # %% ../nbs/02a_modelfile.ipynb #c007
 FORMAT, FORMAT_VERSION = 'fer_fastai', 1
 CONFIG, WEIGHTS = 'config.json', 'model.safetensors'
-
-class UnsafeModelError(ValueError):
-    "A pickled model that was not trusted: loading it would run whatever code it holds"
 
 def norm_stats(learn) -> tuple:
     "The (mean, std) lists of `learn`'s `Normalize` batch transform, or None"
@@ -109,21 +107,14 @@ def _inference_dls(cfg:dict, device=None) -> DataLoaders:
     return dblock.dataloaders([0], bs=64, device=device)
 
 def read_config(path) -> dict:
-    "The config.json of the model folder `path`, checked"
-    f = Path(path)/CONFIG
-    if not f.exists():
-        hint = f"; it has {f.parent/'model.pkl'}, a pickle: see load_fer_model's trust_pickle" if (f.parent/'model.pkl').exists() else ''
-        raise FileNotFoundError(f"{path} is not a model folder: it has no {CONFIG}{hint}")
-    try: cfg = json.loads(f.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise FerError(f"{f} is not JSON ({e}); write the folder again with fer-train or fer-ship") from None
-    if not isinstance(cfg, dict) or cfg.get('format') != FORMAT or not isinstance(cfg.get('format_version'), int):
+    "The config.json of the model folder `path`, checked: what `folder.folder_json` checks (present, JSON, an architecture), then the format, the architecture and the input size"
+    f, cfg = Path(path)/CONFIG, folder_json(path)
+    if cfg.get('format') != FORMAT or not isinstance(cfg.get('format_version'), int):
         raise FerError(f"{f} does not describe a fer_fastai model (format {cfg.get('format')!r}); save one with save_fer_model or fer-train")
     if cfg['format_version'] > FORMAT_VERSION:
         raise ValueError(f"{f} is format {cfg['format_version']}, newer than this fer_fastai ({FORMAT_VERSION}): pip install -U fer_fastai")
     check_config(cfg, f)
     return cfg
-
-_AGAIN = "write the folder again with fer-train or fer-ship"
 
 def check_config(cfg:dict, f) -> dict:
     "`cfg` (read from `f`) if it describes a model this fer_fastai can build: a known architecture (each member's, for an ensemble), a sensible input size; else a `FerError` naming the file, the value and the fix"
@@ -141,10 +132,7 @@ def check_config(cfg:dict, f) -> dict:
     return cfg
 
 def _load_pickle(path:Path, cpu:bool, trust_pickle:bool) -> Learner:
-    if not trust_pickle:
-        raise UnsafeModelError(f"{path} is a pickle, and loading a pickle runs whatever code it holds: it was not loaded. If you trust "
-                               f"where it came from, pass trust_pickle=True (--trust-pickle), or convert it once into a model folder that "
-                               f"loads without running code: fer-convert {path} --out {path.with_suffix('')} --trust-pickle")
+    if not trust_pickle: refuse_pickle(path)
     try: return load_learner(path, cpu=cpu)
     except Exception as e: raise ValueError(f"{path} is not a model exported by fastai ({type(e).__name__}: {str(e)[:200]})") from None
 
@@ -160,12 +148,10 @@ def load_fer_model(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner
     "A fastai `Learner` from a model folder (default: the shipped FER2013 model); a pickle only with `trust_pickle`; on the GPU if there is one, unless `cpu`"
     path = SHIPPED if path is None else Path(path)
     if cpu is None: cpu = not torch.cuda.is_available()
-    if not path.exists(): raise FileNotFoundError(f"model {path} does not exist; give a model folder (fer-train's --out) or leave it out for the shipped model")
+    if not path.exists(): raise FileNotFoundError(_missing(path))
     if path.is_file() and path.name in (CONFIG, WEIGHTS): path = path.parent
     if path.is_file():
-        with open(path, 'rb') as f: magic = f.read(2)
-        if path.suffix.lower() in ('.pkl', '.pth', '.pt') or magic in (b'\x80\x02', b'\x80\x04', b'\x80\x05', b'PK'):   # pickle or torch's zip
-            return _load_pickle(path, cpu, trust_pickle)
+        if is_pickle(path): return _load_pickle(path, cpu, trust_pickle)
         raise ValueError(f"{path} is neither a model folder nor a fastai export; give the folder fer-train wrote (config.json, model.safetensors)")
     cfg = read_config(path)
     learn = config_learner(cfg, device='cpu' if cpu else default_device())

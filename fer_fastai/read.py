@@ -31,7 +31,7 @@ def _source_key(path:Path, on_bad:str) -> str:
 
 def _save_cache(fn:Path, d:FerData):
     fn.parent.mkdir(parents=True, exist_ok=True)
-    tmp = fn.with_suffix('.tmp.npz')
+    tmp = fn.with_suffix(f'.{os.getpid()}.tmp.npz')   # each process its own: two parsing the same source at once (notebooks, test workers) do not mix their bytes
     np.savez(tmp, x=d.x, y=d.y, usage=d.usage, skipped=np.array(d.skipped.to_json()), ignored=np.array(d.ignored.to_json()), notes=np.array(json.dumps(d.notes)))
     tmp.replace(fn)
 

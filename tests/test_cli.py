@@ -3,17 +3,7 @@ from pathlib import Path
 import numpy as np, pytest
 from fer_fastai.synth import synth_fer, synth_faces, write_fer_csv
 from fer_fastai.faults import write_bad_fer
-
-BIN = Path(sys.executable).parent
-
-def run(*args, cwd=None):
-    return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, env=os.environ, cwd=cwd)
-
-def train_small(src, out):
-    "fer-train a resnet18 from scratch for one epoch on `src` into `out`; fail with its stderr if it fails"
-    r = run('fer-train', src, '--arch', 'resnet18', '--no-pretrained', '--epochs', '1', '--lr', '1e-3', '--bs', '16', '--out', out)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return r
+from conftest import BIN, run   # noqa: F401 (run: other test modules import it from here)
 
 def test_fer_data_table(tmp_path):
     r = run('fer-data', synth_fer(tmp_path/'f.csv.gz', n_per_class=3))
@@ -51,23 +41,22 @@ def test_fer_evaluate_errors(tmp_path):
     r = run('fer-evaluate', src, '--model', tmp_path/'junk.pkl', '--trust-pickle')
     assert r.returncode == 1 and 'is not a model exported by fastai' in r.stderr
 
-def test_fer_train_then_evaluate(tmp_path):
-    "The commands end to end on synthetic faces: the folder has what it should, evaluate agrees with train"
-    src = synth_fer(tmp_path/'f.csv', n_per_class=8, splits=('Training', 'PublicTest', 'PrivateTest'))
-    train_small(src, tmp_path/'run')
-    files = sorted(p.name for p in (tmp_path/'run').iterdir() if p.is_file())
+def test_fer_train_then_evaluate(small_run, tmp_path):
+    "The commands end to end on synthetic faces (the run's one fer-train, `small_run`): the folder has what it should, evaluate agrees with train"
+    src, run_ = small_run
+    files = sorted(p.name for p in run_.iterdir() if p.is_file())
     assert files == ['README.md', 'config.json', 'confusion_matrix.png', 'history.csv', 'losses.png', 'metrics.json', 'model.safetensors']
-    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    m = json.loads((run_/'metrics.json').read_text())
     kept = m['kept']['unfrozen']   # one epoch: it is the one kept, its loss and standard error recorded
     assert m['keep_se'] == 1.0 and kept['epoch'] == 0 and len(kept['valid_loss']) == 1 and kept['se'][0] > 0
-    r = run('fer-evaluate', src, '--model', tmp_path/'run', '--split', 'PublicTest', '--json-out', tmp_path/'ev.json')
+    r = run('fer-evaluate', src, '--model', run_, '--split', 'PublicTest', '--json-out', tmp_path/'ev.json')
     assert r.returncode == 0, r.stderr[-2000:]
     ev = json.loads((tmp_path/'ev.json').read_text())
     assert ev['n'] == 56 and abs(ev['accuracy'] - m['valid']['accuracy']) < 1e-6
-    r = run('fer-evaluate', tmp_path/'run', synth_fer(tmp_path/'g.csv', n_per_class=2), '--split', 'PrivateTest')   # MODEL first, the older form
+    r = run('fer-evaluate', run_, synth_fer(tmp_path/'g.csv', n_per_class=2), '--split', 'PrivateTest')   # MODEL first, the older form
     assert r.returncode == 1 and 'has no PrivateTest rows' in r.stderr
 
-def test_fer_cam_writes_pngs(tmp_path):
+def test_fer_cam_writes_pngs(small_run, tmp_path):
     """fer-cam draws a FER source's per-emotion grid and one photo's seven maps: the very figures cam_grid and cam_emotions draw
     for that model (pixel for pixel), Grad-CAM++ when asked (not the same maps)"""
     import matplotlib; matplotlib.use('Agg')
@@ -76,44 +65,42 @@ def test_fer_cam_writes_pngs(tmp_path):
     from fer_fastai.data import read_fer, to_face
     from fer_fastai.learner import load_fer_learner
     from fer_fastai.cam import cam_emotions, cam_grid
-    src = synth_fer(tmp_path/'f.csv', n_per_class=4)
-    train_small(src, tmp_path/'run')
-    learn = load_fer_learner(tmp_path/'run')
+    src, model = small_run
+    learn = load_fer_learner(model)
     px = lambda f: np.asarray(Image.open(f).convert('RGB'))
-    r = run('fer-cam', src, '--model', tmp_path/'run', '--out', tmp_path/'grid.png')
+    r = run('fer-cam', src, '--model', model, '--out', tmp_path/'grid.png')
     assert r.returncode == 0, r.stderr[-2000:]
     cam_grid(learn, read_fer(src), split='PublicTest', fname=tmp_path/'grid_lib.png')
     np.testing.assert_array_equal(px(tmp_path/'grid.png'), px(tmp_path/'grid_lib.png'))
     Image.fromarray(synth_faces([3], size=120)[0]).convert('RGB').save(tmp_path/'face.jpg')
     for pp, flags in ((False, []), (True, ['--plus-plus']), ('cam', ['--method', 'gradcam++'])):
-        r = run('fer-cam', tmp_path/'face.jpg', '--model', tmp_path/'run', '--out', tmp_path/f'one{pp}.png', *flags)
+        r = run('fer-cam', tmp_path/'face.jpg', '--model', model, '--out', tmp_path/f'one{pp}.png', *flags)
         assert r.returncode == 0, r.stderr[-2000:]
         cam_emotions(learn, to_face(tmp_path/'face.jpg'), method='gradcam' if pp is False else 'gradcam++', fname=tmp_path/f'one_lib{pp}.png')
         np.testing.assert_array_equal(px(tmp_path/f'one{pp}.png'), px(tmp_path/f'one_lib{pp}.png'))
     assert (px(tmp_path/'oneTrue.png') != px(tmp_path/'oneFalse.png')).any()
     np.testing.assert_array_equal(px(tmp_path/'oneTrue.png'), px(tmp_path/'onecam.png'))   # --plus-plus is --method gradcam++
-    r = run('fer-cam', tmp_path/'face.jpg', '--model', tmp_path/'run', '--method', 'score-cam')
+    r = run('fer-cam', tmp_path/'face.jpg', '--model', model, '--method', 'score-cam')
     assert r.returncode == 1 and 'unknown CAM method' in r.stderr
-    r = run('fer-cam', tmp_path/'missing.jpg', '--model', tmp_path/'run')
+    r = run('fer-cam', tmp_path/'missing.jpg', '--model', model)
     assert r.returncode == 1 and 'does not exist' in r.stderr
 
-def test_fer_interpret_writes_analysis(tmp_path):
+def test_fer_interpret_writes_analysis(small_run, tmp_path):
     "fer-interpret on a split of a source: the files, counts that add up, top-loss rows that lead back to the source"
     from fer_fastai.data import read_fer
     from fer_fastai.core import EMOTIONS
-    src = synth_fer(tmp_path/'f.csv', n_per_class=6, splits=('Training', 'PublicTest', 'PrivateTest'))
-    train_small(src, tmp_path/'run')
-    r = run('fer-interpret', src, '--model', tmp_path/'run', '--split', 'PrivateTest', '--k', '5', '--out', tmp_path/'int')
+    src, model = small_run
+    r = run('fer-interpret', src, '--model', model, '--split', 'PrivateTest', '--k', '5', '--out', tmp_path/'int')
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path/'int').iterdir()) == ['confusion_matrix.png', 'interpretation.json', 'per_class.csv', 'top_losses.png']
     res = json.loads((tmp_path/'int'/'interpretation.json').read_text())
     d = read_fer(src)
-    assert res['n'] == 42 and sum(map(sum, res['confusion'])) == 42
-    assert sum(m['count'] for m in res['most_confused']) == 42 - sum(res['confusion'][i][i] for i in range(7))
+    assert res['n'] == 56 and sum(map(sum, res['confusion'])) == 56
+    assert sum(m['count'] for m in res['most_confused']) == 56 - sum(res['confusion'][i][i] for i in range(7))
     assert len(res['top_losses']) == 5
     for t in res['top_losses']: assert d.usage[t['row']] == 'PrivateTest' and EMOTIONS[d.y[t['row']]] == t['actual']
     assert f"accuracy {res['accuracy']:.4f}" in r.stdout
-    r = run('fer-interpret', synth_fer(tmp_path/'g.csv', n_per_class=2), '--model', tmp_path/'run', '--split', 'PrivateTest')
+    r = run('fer-interpret', synth_fer(tmp_path/'g.csv', n_per_class=2), '--model', model, '--split', 'PrivateTest')
     assert r.returncode == 1 and 'has no PrivateTest rows' in r.stderr and 'Traceback' not in r.stderr
 
 def test_fer_train_frozen_stem(tmp_path):
@@ -155,7 +142,7 @@ def test_fer_train_refuses_what_cannot_train(tmp_path):
     assert r.returncode == 1 and 'are all Happy: a classifier needs two emotions or more' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-1500:]
     assert not (tmp_path/'run'/'model.safetensors').exists()
 
-def test_fer_ship_and_evaluate_with_calibration(tmp_path):
+def test_fer_ship_and_evaluate_with_calibration(small_run, tmp_path):
     """fer-train with --holdout, then fer-ship: a float16 folder whose config holds the temperature and the scores that fer-evaluate
     gives it (plain and flip TTA), and ECE in fer-evaluate's JSON; a run without held-back faces is refused with the fix"""
     src = synth_fer(tmp_path/'f.csv', n_per_class=12)
@@ -183,6 +170,5 @@ def test_fer_ship_and_evaluate_with_calibration(tmp_path):
         assert 'calibration error (ECE, 15 bins)' in r.stdout and '\r' not in r.stdout + r.stderr and '█' not in r.stdout + r.stderr
     r = run('fer-evaluate', src, '--model', tmp_path/'shipped', '--tta')   # fastai's own TTA, piped: no bar frame, no stray epoch header
     assert r.returncode == 0 and '(TTA: fastai)' in r.stdout and '█' not in r.stdout + r.stderr and 'train_loss' not in r.stdout, r.stdout[:800]
-    train_small(src, tmp_path/'all')
-    r = run('fer-ship', tmp_path/'all', '--out', tmp_path/'x')
+    r = run('fer-ship', small_run[1], '--out', tmp_path/'x')   # a run of all of Training
     assert r.returncode == 1 and '--holdout 0.05' in r.stderr and 'Traceback' not in r.stderr

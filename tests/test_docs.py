@@ -12,11 +12,18 @@ from conftest import chromium, CHROMIUM_ARGS
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT/'_docs'
 
-@pytest.fixture(scope='module')
-def site():
-    r = subprocess.run(['bash', 'bin/docs'], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert 'wrote the site to _docs/' in r.stdout
+@pytest.fixture(scope='session')
+def site(tmp_path_factory):
+    "`bash bin/docs`, once a test run: under pytest-xdist the first worker to ask builds the site (into the repository's _docs/) under a file lock"
+    from filelock import FileLock
+    from conftest import _run_root
+    root = _run_root(tmp_path_factory)
+    with FileLock(str(root/'docs.lock')):
+        if not (root/'docs.built').exists():
+            r = subprocess.run(['bash', 'bin/docs'], cwd=ROOT, capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+            assert 'wrote the site to _docs/' in r.stdout
+            (root/'docs.built').touch()
     return SITE
 
 class _Links(HTMLParser):

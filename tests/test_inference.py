@@ -4,21 +4,13 @@ import numpy as np, pandas as pd, pytest
 from pathlib import Path
 from PIL import Image
 from fer_fastai.core import EMOTIONS
-from fer_fastai.synth import synth_fer
 from test_cli import run
 from conftest import chromium, CHROMIUM_ARGS
 
 @pytest.fixture(scope='module')
-def model(tmp_path_factory):
-    "A resnet18 trained for an epoch on synthetic faces, exported as fer-train does"
-    from fastai.vision.all import ProgressCallback
-    from fer_fastai.data import fer_dls
-    from fer_fastai.learner import fer_learner
-    d = tmp_path_factory.mktemp('model')
-    learn = fer_learner(fer_dls(synth_fer(d/'f.csv', n_per_class=8), bs=16, aug=False), 'resnet18', pretrained=False)
-    with learn.no_logging(): learn.remove_cb(ProgressCallback).fit(1, 1e-3)
-    from fer_fastai.modelfile import save_fer_model
-    return save_fer_model(learn, d/'model')
+def model(small_run):
+    "The run's one trained model folder (conftest's `small_run`: fer-train, a resnet18, an epoch on synthetic faces)"
+    return small_run[1]
 
 @pytest.fixture(scope='module')
 def photo(tmp_path_factory):

@@ -18,7 +18,7 @@ def test_bin_main_quick(real_path):
             'eval_PublicTest.json', 'eval_PublicTest_tta.json'} <= files, files
     for png in out.glob('*.png'): assert min(Image.open(png).size) > 100, png
     m = json.loads((out/'metrics.json').read_text())
-    assert m['n_train'] == 7*300 and m['max_per_class'] == 300 and m['size'] == 48
+    assert m['n_train'] == 7*300 and m['max_per_class'] == 300 and m['size'] == 48 and m['num_it'] == 30
     assert len((out/'history.csv').read_text().splitlines()) == 1 + 2                      # header, a frozen and an unfrozen epoch
     ev, tta = (json.loads((out/f'eval_PublicTest{s}.json').read_text()) for s in ('', '_tta'))
     assert ev['n'] == tta['n'] == m['n_valid'] == 3589 and tta['tta'] and not ev['tta']
