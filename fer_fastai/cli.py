@@ -101,10 +101,10 @@ def fer_train(source:str=None, # fer2013.csv (or .csv.gz), or the folder of the 
               resume:str=None, # the folder of a run that stopped (killed, disconnected): go on from its last epoch, with its own settings
               **recipe): # the options of the recipe: the fields of `fer_fastai.core.Recipe`
     "Fine-tune a pretrained model on FER2013 by the staged recipe and write the model, history, metrics and figures"
-    _plain_progress()
     if resume is None and source is None:
-        from fer_fastai.read import GET_FER   # how to get FER2013
+        from fer_fastai.read import GET_FER   # how to get FER2013 (at once: nothing heavy is loaded to say it)
         print(GET_FER); return 1
+    _plain_progress()
     from fer_fastai.train import train_fer, resume_fer
     if resume is not None and (given := [k for k, v in recipe.items() if v != getattr(Recipe, k)]):
         raise CliError(f"--resume goes on with the run's own settings: leave out {' '.join('--' + k.replace('_', '-') for k in given)}")
