@@ -96,9 +96,13 @@ def test_pages_render_in_chromium(site, tmp_path):
         # the search index works offline
         visit('index.html')
         page.locator('label.md-search__icon, .md-search__input').first.click()
-        page.locator('input.md-search__input').fill('read_fer')
+        # the search worker builds its index first ("Initializing search" until then), then searches as keys are typed: a value
+        # set without key events (playwright's fill) is searched only if it was there before the index was ready, which made
+        # this test pass or fail with the machine's load
+        page.wait_for_function("() => !document.querySelector('.md-search-result__meta').textContent.includes('Initializing')", timeout=300_000)
+        page.locator('input.md-search__input').press_sequentially('read_fer')
         hit = page.locator('.md-search-result__item').first
-        hit.wait_for(timeout=60_000)   # the search worker builds its index first: slow on a loaded machine
+        hit.wait_for(timeout=60_000)
         assert 'read_fer' in hit.inner_text()
         browser.close()
     server.shutdown()
