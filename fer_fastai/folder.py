@@ -27,7 +27,7 @@ def folder_json(folder) -> dict:
     if not folder.is_dir(): raise FileNotFoundError(_missing(folder))
     f = folder/'config.json'
     if not f.exists():
-        pkl = f"; it holds {folder/'model.pkl'}, a pickle: trust_pickle=True (--trust-pickle) loads it, fer-convert makes it a folder" if (folder/'model.pkl').exists() else ''
+        pkl = f"; it holds {folder/'model.pkl'}, a pickle: give that file with trust_pickle=True (--trust-pickle), or fer-convert it into a folder" if (folder/'model.pkl').exists() else ''
         raise FerError(f"{folder} is not a model folder: it has no config.json{pkl}; give a folder written by fer-train or fer-ship")
     try: cfg = json.loads(f.read_text())
     except (ValueError, UnicodeDecodeError) as e: raise FerError(f"{f} is not JSON ({e}); {AGAIN}") from None
