@@ -12,7 +12,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['GRAPH_KEYS', 'AGAIN', 'PICKLE_MAGIC', 'folder_json', 'folder_config', 'graph_key', 'UnsafeModelError', 'is_pickle',
-           'refuse_pickle', 'check_model']
+           'refuse_pickle', 'model_path', 'check_model']
 
 # %% ../nbs/00f_folder.ipynb #fo06
 GRAPH_KEYS = ('arch', 'size', 'normalize', 'head', 'classes', 'members')   # the config fields the ONNX graph depends on
@@ -67,11 +67,15 @@ def refuse_pickle(path):
                            f"where it came from, pass trust_pickle=True (--trust-pickle), or convert it once into a model folder that "
                            f"loads without running code: fer-convert {path} --out {path.with_suffix('')} --trust-pickle")
 
-def check_model(path=None, trust_pickle:bool=False) -> Path:
-    "The model `path` names (None: the shipped one) as a folder, an .onnx file or a trusted pickle, checked as far as it can be without PyTorch; else the error, naming the fix"
+def model_path(path=None) -> Path:
+    "The model `path` names: None is the shipped one, a folder's config.json or model.safetensors is the folder; a missing path is an error (what `check_model` and `modelfile.load_fer_model` both start from)"
     p = SHIPPED if path is None else Path(path)
     if not p.exists(): raise FileNotFoundError(_missing(p))
-    if p.is_file() and p.name in ('config.json', 'model.safetensors'): p = p.parent
+    return p.parent if p.is_file() and p.name in ('config.json', 'model.safetensors') else p
+
+def check_model(path=None, trust_pickle:bool=False) -> Path:
+    "The model `path` names (None: the shipped one) as a folder, an .onnx file or a trusted pickle, checked as far as it can be without PyTorch; else the error, naming the fix"
+    p = model_path(path)
     if p.is_dir(): folder_config(p); return p
     if p.suffix.lower() == '.onnx': return p
     if is_pickle(p): return p if trust_pickle else refuse_pickle(p)

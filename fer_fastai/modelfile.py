@@ -17,7 +17,7 @@ from .data import *
 from .weights import get_arch
 from .nets import FerEnsemble
 from .compute import fit_to_device, learner_faces, predict_emotions
-from .folder import UnsafeModelError, folder_json, is_pickle, refuse_pickle, AGAIN as _AGAIN, _missing
+from .folder import UnsafeModelError, folder_json, is_pickle, refuse_pickle, model_path, AGAIN as _AGAIN
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ENSEMBLE', 'norm_stats', 'input_size', 'recipe_of', 'source_sha256',
@@ -146,10 +146,8 @@ def load_weights(path) -> dict:
 
 def load_fer_model(path=None, cpu:bool=None, trust_pickle:bool=False) -> Learner:
     "A fastai `Learner` from a model folder (default: the shipped FER2013 model); a pickle only with `trust_pickle`; on the GPU if there is one, unless `cpu`"
-    path = SHIPPED if path is None else Path(path)
+    path = model_path(path)
     if cpu is None: cpu = not torch.cuda.is_available()
-    if not path.exists(): raise FileNotFoundError(_missing(path))
-    if path.is_file() and path.name in (CONFIG, WEIGHTS): path = path.parent
     if path.is_file():
         if is_pickle(path): return _load_pickle(path, cpu, trust_pickle)
         raise ValueError(f"{path} is neither a model folder nor a fastai export; give the folder fer-train wrote (config.json, model.safetensors)")
