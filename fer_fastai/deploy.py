@@ -6,7 +6,7 @@ Docs: https://fer-fastai.github.io/fer_fastai/deploy.html.md"""
 
 # %% ../nbs/05c_deploy.ipynb #c026
 from __future__ import annotations
-import json, os, warnings
+import hashlib, json, os, warnings
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from torch import nn
@@ -17,7 +17,7 @@ from .modelfile import input_size, norm_stats
 from .learner import load_fer_learner
 
 # %% auto #0
-__all__ = ['export_onnx', 'export_folder', 'half_initializers', 'write_graph']
+__all__ = ['export_onnx', 'export_folder', 'half_initializers', 'share_weights', 'write_graph']
 
 # %% ../nbs/05c_deploy.ipynb #c026a
 class _Deployed(nn.Module):
@@ -67,6 +67,28 @@ def half_initializers(path, min_size:int=1024) -> Path:
     onnx.save(m, str(path))
     return Path(path)
 
+def _tensor_bytes(path) -> dict:
+    "Where each tensor of the safetensors file `path` lies in it: sha256 of its bytes -> (offset, length)"
+    b = Path(path).read_bytes(); n = int.from_bytes(b[:8], 'little'); start = 8 + n
+    spans = [v['data_offsets'] for k, v in json.loads(b[8:start]).items() if k != '__metadata__']
+    return {hashlib.sha256(b[start+s:start+e]).digest(): (start+s, e-s) for s, e in reversed(spans)}
+
+def share_weights(path, weights='model.safetensors', min_bytes:int=2048) -> int:
+    "Point each weight of the ONNX file `path` (of `min_bytes` or more) that is, byte for byte, a tensor of the safetensors file `weights` beside it at those bytes (ONNX external data) instead of holding a copy: the weights stored once, the graph a few kB. Returns how many it points; the graph then runs only beside `weights`"
+    import onnx
+    from onnx import numpy_helper
+    from onnx.external_data_helper import set_external_data, uses_external_data
+    if Path(weights).name != str(weights): raise ValueError(f"weights={weights!r}: give the name of a file beside {path}, which the graph will name")
+    path = Path(path); at = _tensor_bytes(path.parent/weights)
+    m = onnx.load(str(path)); shared = 0
+    for init in m.graph.initializer:
+        if uses_external_data(init): continue
+        raw = numpy_helper.to_array(init).tobytes()
+        if len(raw) < min_bytes or (span := at.get(hashlib.sha256(raw).digest())) is None: continue
+        init.raw_data = raw; set_external_data(init, weights, *span); init.ClearField('raw_data'); shared += 1
+    path.write_bytes(m.SerializeToString())   # as it is: onnx.save would write the shared tensors out again
+    return shared
+
 def write_graph(folder) -> Path:
     "Write `model.onnx` beside the weights of `folder` (float16 weights stored as float16) and its key into config.json, so that `onnx_graph` uses it (what `fer-ship` ships)"
     from fer_fastai.folder import graph_key
@@ -74,7 +96,7 @@ def write_graph(folder) -> Path:
     cfg = json.loads((folder/'config.json').read_text())
     half = cfg.get('dtype') == 'float16'   # float16 weights, BatchNorm kept apart so that none is multiplied into another: stored as float16, nothing is lost
     export_folder(folder, folder/'model.onnx', fold=not half)
-    if half: half_initializers(folder/'model.onnx')
+    if half: share_weights(half_initializers(folder/'model.onnx'))   # its float16 weights are those of model.safetensors: stored once
     cfg['onnx_key'] = graph_key(folder)
     (folder/'config.json').write_text(json.dumps(cfg, indent=2))
     return folder/'model.onnx'

@@ -191,7 +191,11 @@ class OnnxFer:
         # threads that spin after a call would take the cores from what runs between calls (a video's detector, decoder, encoder)
         opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
         try: self.session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
-        except Exception as e: raise FerError(f"{path} is not an ONNX model onnxruntime can load ({type(e).__name__}: {str(e)[:200]})") from None
+        except Exception as e:
+            if 'External data path does not exist' in str(e):   # a folder's graph, whose weights are its model.safetensors
+                raise FerError(f"{path} reads its weights from {str(e).rsplit(':', 1)[-1].strip()}, which is missing: use the model folder whole, "
+                               f"or write one self-contained file with `fer-export FOLDER --out fer.onnx`") from None
+            raise FerError(f"{path} is not an ONNX model onnxruntime can load ({type(e).__name__}: {str(e)[:200]})") from None
         self.path = path
     def __call__(self, faces) -> np.ndarray:
         x = np.stack([to_face(f) for f in faces]).astype(np.float32)[:, None]/255
