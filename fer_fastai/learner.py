@@ -15,7 +15,7 @@ from .data import *
 from .weights import *
 from .weights import _hub_offline_if_unreachable, _no_weights, _tv_body_state_dict
 from .compute import *
-from .modelfile import read_config, body_state_dict, load_fer_model
+from .modelfile import start_config, body_state_dict, load_fer_model
 
 # %% auto #0
 __all__ = ['HEAD_KWARGS', 'stem_modules', 'freeze_modules', 'FrozenStem', 'fer_learner', 'LineProgress', 'plain_progress',
@@ -72,7 +72,7 @@ def fer_learner(dls, arch:str|callable='resnet34', pretrained:bool=True, weights
                 class_weighted:bool=False, frozen_stem:bool=False, metrics=None, precision:str=None, mixup:float=0., **kwargs) -> Learner:
     "A fastai `Learner` for FER: torchvision or timm `arch` (or one of `fer_fastai.nets`) with ImageNet weights from the hub or the file `weights`, or 'fer2013': the shipped FER model's body; trained in `precision` (`fit_to_device`), with fastai's `MixUp(mixup)` if `mixup`"
     if arch=='fer2013':
-        cfg = read_config(SHIPPED)
+        cfg = start_config(SHIPPED)   # the shipped net (of an ensemble: its first member)
         arch, start = cfg['arch'], (body_state_dict(SHIPPED), (cfg['normalize']['mean'], cfg['normalize']['std']))
     else: start = None
     a = get_arch(arch)

@@ -22,7 +22,7 @@ from .folder import UnsafeModelError, folder_json, is_pickle, refuse_pickle, mod
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'CONFIG', 'WEIGHTS', 'ENSEMBLE', 'norm_stats', 'input_size', 'recipe_of', 'source_sha256',
            'reads_faces', 'save_fer_model', 'read_config', 'check_config', 'load_weights', 'load_fer_model',
-           'config_learner', 'model_from_config', 'body_state_dict', 'convert_model']
+           'config_learner', 'model_from_config', 'start_config', 'body_state_dict', 'convert_model']
 
 # %% ../nbs/02a_modelfile.ipynb #c007
 FORMAT, FORMAT_VERSION = 'fer_fastai', 1
@@ -188,9 +188,15 @@ def model_from_config(cfg:dict) -> nn.Module:
     return FerEnsemble([_net(m, len(cfg['classes'])) for m in ms], [m['size'] for m in ms],
                        [(m['normalize']['mean'], m['normalize']['std']) if m.get('normalize') else ([0.]*3, [1.]*3) for m in ms])
 
+def start_config(path=SHIPPED) -> dict:
+    "The config of the net whose body `body_state_dict(path)` gives: the model folder's own, or an ensemble's first member's (its arch, size, normalisation)"
+    cfg = read_config(path)
+    return cfg['members'][0] if cfg['arch']==ENSEMBLE else cfg
+
 def body_state_dict(path=SHIPPED) -> dict:
-    "The body's weights (float32) of the model folder `path`: a start for fine-tuning on other faces or classes"
-    return {k[2:]: v for k, v in load_weights(path).items() if k.startswith('0.')}
+    "The body's weights (float32) of the model folder `path` (of an ensemble: its first member's): a start for fine-tuning on other faces or classes"
+    pre = 'members.0.0.' if read_config(path)['arch']==ENSEMBLE else '0.'
+    return {k[len(pre):]: v for k, v in load_weights(path).items() if k.startswith(pre)}
 
 # %% ../nbs/02a_modelfile.ipynb #c019
 def convert_model(pkl, out, half:bool=False) -> Path:
