@@ -53,16 +53,25 @@ def source_sha256(path) -> str:
 
 # %% ../nbs/02a_modelfile.ipynb #c008
 def _model_card(cfg:dict) -> str:
-    s = cfg.get('scores', {})
+    s, ms = cfg.get('scores', {}), cfg.get('members') or []
+    what = f"An ensemble of {' and '.join(m['arch'] for m in ms)} (the mean of their log-probabilities). " if ms else ''
+    size = ' and '.join(f"{m['size']} px" for m in ms) if ms else f"{cfg['size']} px"
     lines = [f"# {cfg['arch']} for facial emotion recognition", '',
-             f"Classes: {', '.join(cfg['classes'])}. Input: grey faces resized to {cfg['size']} px. Trained with "
+             f"{what}Classes: {', '.join(cfg['classes'])}. Input: grey faces resized to {size}. Trained with "
              f"[fer_fastai](https://github.com/fer-fastai/fer_fastai) {cfg['fer_fastai_version']}.", '',
              "```python\nfrom fer_fastai.modelfile import load_fer_model\nlearn = load_fer_model('path/to/this/folder')\n```"]
-    if s: lines += ['', '| split | accuracy | macro F1 | calibration error (ECE) |', '|---|---|---|---|'] + [
-        f"| {k} | {v['accuracy']:.1%} | {v['f1_macro']:.3f} | {v['ece']:.3f} |" if 'ece' in v else f"| {k} | {v['accuracy']:.1%} | {v['f1_macro']:.3f} | |" for k, v in s.items()]
+    if s:
+        cls = list(cfg['classes']) if all('f1' in v for v in s.values()) else []
+        def ece(v): return (f"{v['ece']:.3f}" if 'ece' in v else '') + (f" ({v['ece_uncalibrated']:.3f} uncalibrated)" if 'ece_uncalibrated' in v else '')
+        lines += ['', '| split | accuracy | macro F1 | calibration error (ECE) |' + ''.join(f' {c} |' for c in cls),
+                  '|---|---|---|---|' + '---|'*len(cls)] + [
+            f"| {k} | {v['accuracy']:.1%} | {v['f1_macro']:.3f} | {ece(v)} |" + ''.join(f" {v['f1'][c]:.3f} |" for c in cls) for k, v in s.items()]
+        if cls: lines += ['', '(each emotion: its F1 score)']
     if c := cfg.get('calibration'):
         lines += ['', f"Probabilities calibrated by temperature {c['temperature']:.3f} (folded into the last layer), fitted on {c['fitted_on']}."]
     if cmd := cfg.get('recipe', {}).get('command'): lines += ['', 'Trained by', '', f"```sh\n{cmd}\n```"]
+    if ms: lines += ['', 'Its members, each trained by', '', '| member | input | minutes | command |', '|---|---|---|---|'] + [
+        f"| {m['arch']} | {m['size']} px | {m.get('recipe', {}).get('minutes', '')} | `{m.get('recipe', {}).get('command', '')}` |" for m in ms]
     return '\n'.join(lines) + '\n'
 
 def reads_faces(dls) -> bool:
@@ -120,6 +129,8 @@ def check_config(cfg:dict, f) -> dict:
     "`cfg` (read from `f`) if it describes a model this fer_fastai can build: a known architecture (each member's, for an ensemble), a sensible input size; else a `FerError` naming the file, the value and the fix"
     import timm
     arch, size = cfg.get('arch'), cfg.get('size')
+    if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 1024:
+        raise FerError(f"{f} gives the input size {size!r}: expected a whole number of pixels from 16 to 1024; {_AGAIN}")
     if arch == ENSEMBLE:
         if not isinstance(cfg.get('members'), list) or not cfg['members']: raise FerError(f"{f} is an ensemble ({ENSEMBLE}) that lists no members; {_AGAIN}")
         for m in cfg['members']: check_config(m, f"{f} (member {m.get('arch')!r})")
@@ -127,8 +138,6 @@ def check_config(cfg:dict, f) -> dict:
     if not isinstance(arch, str) or not (callable(a := get_arch(arch)) or timm.is_model(a)):
         raise FerError(f"{f} names the architecture {arch!r}, which neither torchvision nor timm {timm.__version__} knows: "
                        f"pip install -U timm if it is a newer timm model, else {_AGAIN}")
-    if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 1024:
-        raise FerError(f"{f} gives the input size {size!r}: expected a whole number of pixels from 16 to 1024; {_AGAIN}")
     return cfg
 
 def _load_pickle(path:Path, cpu:bool, trust_pickle:bool) -> Learner:

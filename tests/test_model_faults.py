@@ -22,14 +22,16 @@ def _config(**kw):
         cfg = json.loads((d/'config.json').read_text()); cfg.update(kw); (d/'config.json').write_text(json.dumps(cfg))
     return edit
 
+ARCH = json.loads((SHIPPED/'config.json').read_text())['arch']   # the shipped model's (fer_ensemble for an ensemble)
+
 FAULTS = {   # name: (how the folder is broken, what the message says)
     'not_json': (lambda d: (d/'config.json').write_text('{"arch": '), 'config.json is not JSON'),
     'unknown_arch': (_config(arch='resnet_nope'), "names the architecture 'resnet_nope', which neither torchvision nor timm"),
     'bad_size': (_config(size='big'), "gives the input size 'big': expected a whole number of pixels"),
     'no_weights': (lambda d: (d/'model.safetensors').unlink(), 'has no model.safetensors beside its config.json; copy the whole folder'),
     'cut_weights': (lambda d: (d/'model.safetensors').write_bytes((d/'model.safetensors').read_bytes()[:5000]), 'model.safetensors is cut short'),
-    'other_shapes': (_other_shapes, 'does not fit fer_vgg_s as config.json describes it (size mismatch'),
-    'missing_tensor': (_missing_tensor, 'does not fit fer_vgg_s as config.json describes it (Missing key'),
+    'other_shapes': (_other_shapes, f'does not fit {ARCH} as config.json describes it (size mismatch'),
+    'missing_tensor': (_missing_tensor, f'does not fit {ARCH} as config.json describes it (Missing key'),
 }
 
 @pytest.fixture(scope='module')
